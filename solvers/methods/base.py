@@ -1,0 +1,84 @@
+"""Interfaces of integration methods.
+
+A method is a frozen, keyword-only dataclass validated on construction. It declares
+which gradient modes it supports and runs its own stepping loop through `integrate`:
+explicit Runge–Kutta methods share one loop (`solvers.rk_loop`), step maps another
+(`solvers.map_loop`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import torch
+
+from ..terms import AbstractTerm
+
+__all__ = ["AbstractMethod", "AbstractStepMap", "check_positive"]
+
+SaveFn = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
+
+
+def check_positive(owner: str, name: str, value: Any, *, integer: bool = False) -> None:
+    """Raise a uniform error unless `value` is a finite positive number (an int if `integer`)."""
+    kind = "a positive integer" if integer else "a positive finite number"
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"Argument `{name}` of {owner} must be {kind}, but is {value!r}.")
+
+
+class AbstractMethod:
+    """Interface of a method: a stepping rule plus the loop that drives it.
+
+    Attributes:
+        supported_gradients: Names of the gradient modes the method supports.
+        max_steps: Maximum number of steps before a `SolverError`.
+    """
+
+    supported_gradients: ClassVar[tuple[str, ...]] = ("Direct",)
+    max_steps: int
+
+    def check_term(self, term: AbstractTerm) -> None:
+        """Raise `ValueError`/`TypeError` if the method cannot integrate `term`."""
+
+    def integrate(
+        self,
+        term: AbstractTerm,
+        y0: torch.Tensor,
+        tsave: torch.Tensor,
+        t0: float,
+        discontinuities: Sequence[float],
+        save: SaveFn,
+        event_ndim: int,
+        progress: bool,
+    ) -> tuple[list[tuple[torch.Tensor, ...]], torch.Tensor, dict]:
+        """Integrate from `t0` and return the saved outputs, the final state and statistics."""
+        raise NotImplementedError
+
+
+class AbstractStepMap(AbstractMethod):
+    """A method defined by a map `y_{k+1} = M(t_k, dt) y_k` on a fixed grid.
+
+    `prepare(term, t, dt)` builds what one step needs (a propagator, Kraus operators);
+    `apply(prepared, y)` applies it. The loop calls `prepare` once per interval between
+    save times and discontinuities when the term is piecewise constant, once per
+    distinct `dt` when it is constant, and once per step otherwise.
+    """
+
+    dt: float | None
+
+    def prepare(self, term: AbstractTerm, t: float, dt: float) -> Any:
+        """Return what `apply` needs to advance from `t` to `t + dt`."""
+        raise NotImplementedError
+
+    def apply(self, prepared: Any, y: torch.Tensor) -> torch.Tensor:
+        """Advance `y` by one step."""
+        raise NotImplementedError
+
+    def integrate(self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress):
+        """Integrate with the step-map loop."""
+        from ..map_loop import map_loop
+
+        return map_loop(self, term, y0, tsave, t0, discontinuities, save, progress)

@@ -1,0 +1,73 @@
+"""Explicit Runge–Kutta methods: a tableau plus the shared stepping loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .base import AbstractMethod, check_positive
+from .tableau import ButcherTableau
+
+__all__ = ["AbstractAdaptiveRK", "AbstractFixedRK", "AbstractRungeKutta"]
+
+
+class AbstractRungeKutta(AbstractMethod):
+    """Interface shared by explicit Runge–Kutta methods (the tableau is the method)."""
+
+    tableau: ClassVar[ButcherTableau]
+    supported_gradients: ClassVar[tuple[str, ...]] = ("Direct",)
+    dt: float | None
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether steps are chosen by the error controller (no fixed `dt`)."""
+        return self.dt is None
+
+    def integrate(self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress):
+        """Integrate with the Runge–Kutta loop."""
+        from ..rk_loop import rk_loop
+
+        return rk_loop(self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AbstractFixedRK(AbstractRungeKutta):
+    """A Runge–Kutta method without error estimate: fixed steps of size `dt`."""
+
+    dt: float
+    max_steps: int = 1_000_000
+
+    def __post_init__(self):
+        name = type(self).__name__
+        check_positive(name, "dt", self.dt)
+        check_positive(name, "max_steps", self.max_steps, integer=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AbstractAdaptiveRK(AbstractRungeKutta):
+    """A Runge–Kutta method with an embedded error estimate.
+
+    Adaptive by default (`rtol`, `atol`, PI step-size controller); fixed steps of size
+    `dt` when `dt` is given.
+    """
+
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    dt: float | None = None
+    max_steps: int = 100_000
+    safety: float = 0.9
+    min_factor: float = 0.2
+    max_factor: float = 10.0
+
+    def __post_init__(self):
+        name = type(self).__name__
+        for arg in ("rtol", "atol", "safety", "min_factor", "max_factor"):
+            check_positive(name, arg, getattr(self, arg))
+        if self.dt is not None:
+            check_positive(name, "dt", self.dt)
+        check_positive(name, "max_steps", self.max_steps, integer=True)
+        if not (self.min_factor < 1 < self.max_factor) or self.safety >= 1:
+            raise ValueError(
+                f"Arguments of {name} must satisfy `min_factor` < 1 < `max_factor` and "
+                f"`safety` < 1, but are {self.min_factor}, {self.max_factor}, {self.safety}."
+            )

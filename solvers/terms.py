@@ -1,0 +1,90 @@
+"""Right-hand sides: what the engine integrates.
+
+A term knows nothing of the method that steps it. `ODETerm` wraps `dy/dt = f(t, y)`;
+`LinearTerm` is the linear form `dy/dt = G(t) y` that exponential methods need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["AbstractTerm", "LinearTerm", "ODETerm"]
+
+
+class AbstractTerm:
+    """Interface of a right-hand side.
+
+    Attributes:
+        is_constant: `f` does not depend on `t` (lets step maps reuse their work).
+        is_piecewise_constant: `f` is constant between the caller's discontinuities.
+    """
+
+    is_constant: bool = False
+    is_piecewise_constant: bool = False
+
+    def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
+        """Return the vector field `f(t, y)`."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, eq=False)
+class ODETerm(AbstractTerm):
+    """The right-hand side of `dy/dt = f(t, y)`.
+
+    Args:
+        f: A callable `f(t, y)` with `t` a Python float and `y` a tensor, returning a
+            tensor of the shape of `y`.
+        is_constant: Set to `True` if `f` does not depend on `t`.
+        is_piecewise_constant: Set to `True` if `f` is constant between the
+            discontinuities given to `integrate`.
+
+    Examples:
+        >>> import torch
+        >>> from solvers import ODETerm
+        >>> term = ODETerm(lambda t, y: -y)
+        >>> term.vf(0.0, torch.ones(2))
+        tensor([-1., -1.])
+    """
+
+    f: Callable[[float, torch.Tensor], torch.Tensor]
+    is_constant: bool = False
+    is_piecewise_constant: bool = False
+
+    def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
+        """Return the vector field `f(t, y)`."""
+        return self.f(t, y)
+
+
+@dataclass(frozen=True, eq=False)
+class LinearTerm(AbstractTerm):
+    """The right-hand side of the linear equation `dy/dt = G(t) @ y`.
+
+    Args:
+        G: A callable `G(t)` returning the generator, shape `(..., d, d)`, acting on
+            `y` of shape `(..., d, m)` by matrix product.
+        is_constant: Set to `True` if `G` does not depend on `t`.
+        is_piecewise_constant: Set to `True` if `G` is constant between the
+            discontinuities given to `integrate`.
+
+    Examples:
+        >>> import torch
+        >>> from solvers import LinearTerm
+        >>> term = LinearTerm(lambda t: torch.tensor([[0.0, 1.0], [-1.0, 0.0]]), is_constant=True)
+        >>> term.vf(0.0, torch.tensor([[1.0], [0.0]])).flatten()
+        tensor([ 0., -1.])
+    """
+
+    G: Callable[[float], torch.Tensor]
+    is_constant: bool = False
+    is_piecewise_constant: bool = False
+
+    def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
+        """Return the vector field `G(t) @ y`."""
+        return self.G(t) @ y
+
+    def generator(self, t: float) -> torch.Tensor:
+        """Return the generator `G(t)`."""
+        return self.G(t)
