@@ -59,8 +59,10 @@ def to_tensor(
     device = get_device(device)
     if _is_qobj(x):
         return torch.as_tensor(np.asarray(x.full()), dtype=cdtype, device=device)
-    if isinstance(x, (list, tuple)) and len(x) > 0 and any(
-        isinstance(e, torch.Tensor) or _is_qobj(e) for e in x
+    if (
+        isinstance(x, (list, tuple))
+        and len(x) > 0
+        and any(isinstance(e, torch.Tensor) or _is_qobj(e) for e in x)
     ):
         return torch.stack([to_tensor(e, dtype=cdtype, device=device, name=name) for e in x])
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -9,7 +10,7 @@ from tqdm.auto import tqdm
 
 from .errors import SolverError
 
-__all__ = ["map_loop", "grid"]
+__all__ = ["grid", "map_loop"]
 
 
 def grid(
@@ -19,7 +20,7 @@ def grid(
     tend = ts[-1]
     knots = sorted({t0, *ts, *(d for d in discontinuities if t0 < d < tend)})
     out = []
-    for a, b in zip(knots[:-1], knots[1:]):
+    for a, b in itertools.pairwise(knots):
         n = 1 if dt is None else max(1, math.ceil((b - a) / dt * (1 - 1e-12)))
         out.append((a, b, n))
     return out

@@ -92,7 +92,7 @@ def rk_loop(method, term, y0, tsave, t0, discontinuities, save, event_ndim, prog
     rdtype = y0.real.dtype if y0.is_complex() else y0.dtype
     tq_all = tsave.to(dtype=rdtype, device=y0.device)
     tend = ts[-1]
-    stops = sorted({d for d in discontinuities if t0 < d < tend}) + [tend]
+    stops = [*sorted({d for d in discontinuities if t0 < d < tend}), tend]
     saved = []
     i_save = 0
     if ts[0] == t0:

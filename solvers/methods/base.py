@@ -34,10 +34,14 @@ class AbstractMethod:
 
     Attributes:
         supported_gradients: Names of the gradient modes the method supports.
+        term_kind: The kind of term the method steps: `"ode"` (any term with a
+            vector field), `"linear"` (a `LinearTerm`), or a kind defined by the
+            caller's own methods (e.g. a Lindblad term for Kraus-map methods).
         max_steps: Maximum number of steps before a `SolverError`.
     """
 
     supported_gradients: ClassVar[tuple[str, ...]] = ("Direct",)
+    term_kind: ClassVar[str] = "ode"
     max_steps: int
 
     def check_term(self, term: AbstractTerm) -> None:

@@ -37,6 +37,7 @@ class Expm(AbstractStepMap):
     """
 
     supported_gradients: ClassVar[tuple[str, ...]] = ("Direct",)
+    term_kind: ClassVar[str] = "linear"
     dt: float | None = None
     max_steps: int = 100_000
 

@@ -1,0 +1,156 @@
+"""The pipeline shared by the solve functions: check, build the term, integrate, shape the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from solvers import AbstractGradient, AbstractMethod, integrate
+from solvers.methods import Tsit5
+
+from ._checks import to_operator
+from ._config import get_rdtype
+from .options import Options
+from .result import Result
+from .time_operators import TimeOperator, as_time_operator
+
+__all__ = ["check_common", "collect_params", "run", "to_exp_ops", "to_jump_ops", "to_tsave"]
+
+
+def to_tsave(tsave, dtype: torch.dtype) -> torch.Tensor:
+    """Convert `tsave` to a real tensor (keeping a tensor's autograd graph)."""
+    if isinstance(tsave, torch.Tensor):
+        if tsave.is_complex():
+            raise TypeError("Argument `tsave` must be real, but is complex.")
+        return tsave.to(get_rdtype(dtype))
+    try:
+        return torch.as_tensor(tsave, dtype=get_rdtype(dtype))
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(
+            f"Argument `tsave` must be a 1-D array of times, but is {type(tsave).__name__}."
+        ) from err
+
+
+def to_jump_ops(jump_ops, n: int) -> list[TimeOperator]:
+    """Convert `jump_ops` (a list of operators or time-dependent operators) and check dimensions."""
+    if isinstance(jump_ops, (torch.Tensor, TimeOperator)) or not isinstance(jump_ops, Sequence):
+        raise TypeError(
+            "Argument `jump_ops` must be a list of operators (e.g. `[a]`), but is "
+            f"{type(jump_ops).__name__}."
+        )
+    ops = [as_time_operator(L, f"jump_ops[{k}]") for k, L in enumerate(jump_ops)]
+    for k, L in enumerate(ops):
+        if L.shape[-1] != n:
+            raise ValueError(
+                f"Argument `jump_ops[{k}]` must have Hilbert dimension {n} like `H`, but has "
+                f"shape {tuple(L.shape)}."
+            )
+    return ops
+
+
+def to_exp_ops(exp_ops, n: int) -> torch.Tensor | None:
+    """Convert `exp_ops` (a list of operators or a `(nexp, n, n)` tensor) to `(nexp, n, n)`."""
+    if exp_ops is None:
+        return None
+    if isinstance(exp_ops, (list, tuple)):
+        if len(exp_ops) == 0:
+            return None
+        ops = [to_operator(E, f"exp_ops[{k}]", n) for k, E in enumerate(exp_ops)]
+        return torch.stack(torch.broadcast_tensors(*ops), dim=-3)
+    E = to_operator(exp_ops, "exp_ops", n)
+    return E if E.ndim >= 3 else E.unsqueeze(0)
+
+
+def check_common(method, gradient, options) -> tuple[AbstractMethod, Options]:
+    """Check `method`, `gradient` and `options`; return the method and options to use."""
+    method = Tsit5() if method is None else method
+    if not isinstance(method, AbstractMethod):
+        raise TypeError(
+            f"Argument `method` must be a method such as `qd.method.Tsit5()`, but is {method!r}."
+        )
+    if gradient is not None and not isinstance(gradient, AbstractGradient):
+        raise TypeError(
+            f"Argument `gradient` must be a gradient mode such as `qd.gradient.Direct()`, "
+            f"but is {gradient!r}."
+        )
+    options = Options() if options is None else options
+    if not isinstance(options, Options):
+        raise TypeError(f"Argument `options` must be a `qd.Options`, but is {options!r}.")
+    return method, options
+
+
+def collect_params(*items) -> list[torch.Tensor]:
+    """Every tensor among the operators, states and time-dependent operators given."""
+    out = []
+    for x in items:
+        if isinstance(x, TimeOperator):
+            out.extend(x.tensors())
+        elif isinstance(x, torch.Tensor):
+            out.append(x)
+        elif isinstance(x, (list, tuple)):
+            out.extend(collect_params(*x))
+    return out
+
+
+def expect_fn(E: torch.Tensor, ket: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Return `x ↦ ⟨E⟩_x` of shape `(..., nexp)` for kets or density matrices."""
+    if ket:
+        return lambda psi: (psi.mH.unsqueeze(-3) @ E @ psi.unsqueeze(-3))[..., 0, 0]
+    Et = E.mT
+    return lambda rho: (Et * rho.unsqueeze(-3)).sum((-1, -2))
+
+
+def run(
+    equation,
+    y0: torch.Tensor,
+    tsave: torch.Tensor,
+    *,
+    method: AbstractMethod,
+    gradient: AbstractGradient | None,
+    options: Options,
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    expect: Callable[[torch.Tensor], torch.Tensor] | None,
+    params: list[torch.Tensor],
+    result_cls: type[Result] = Result,
+) -> Result:
+    """Integrate `equation` from the encoded state `y0` and build the result."""
+    if method.term_kind not in equation.kinds:
+        raise ValueError(
+            f"Argument `method`: {type(method).__name__} does not apply to "
+            f"`{equation.solver_name}`; use a generic method such as `qd.method.Tsit5()`."
+        )
+    term = equation.term(method.term_kind)
+    save_states = options.save_states
+
+    def save(y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = decode(y)
+        out = (x,) if save_states else ()
+        return (*out, expect(x)) if expect is not None else out
+
+    sol = integrate(
+        term,
+        method,
+        y0,
+        tsave,
+        t0=options.t0,
+        discontinuities=equation.discontinuities,
+        save=save,
+        event_ndim=2,
+        gradient=gradient,
+        params=params,
+        progress=options.progress,
+    )
+    ys = list(sol.ys)
+    states = ys.pop(0).movedim(0, -3) if save_states and ys else None
+    expects = ys.pop(0).movedim(0, -1) if expect is not None and ys else None
+    return result_cls(
+        tsave=tsave,
+        states=states,
+        expects=expects,
+        final_state=decode(sol.y_final),
+        infos=sol.stats,
+        solver=equation.solver_name,
+        method=method,
+        gradient=gradient,
+    )

@@ -1,0 +1,200 @@
+"""Schrödinger and Lindblad equations as terms of the `solvers` engine.
+
+An equation builds the term a method asks for (`method.term_kind`): a vector field
+for Runge–Kutta methods, a linear generator for `Expm`, Lindblad operators for the
+Rouchon Kraus maps. The right-hand sides do no wasted work: constant operators are
+combined once, the effective Hamiltonian is computed once per distinct time, and the
+Lindblad vector field uses the Hermiticity of ρ (one product for the coherent part,
+two per jump operator).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from solvers import AbstractTerm, LinearTerm
+
+from .time_operators import TimeOperator
+
+__all__ = [
+    "Lindblad",
+    "LindbladTerm",
+    "Schrodinger",
+    "SchrodingerTerm",
+    "dm_codec",
+    "superop_codec",
+    "superop_kron",
+    "unvec",
+    "vec",
+]
+
+
+class _Cached:
+    """Memo of a function of time for the last time it was called with."""
+
+    def __init__(self, fn, constant: bool):
+        self.fn, self.constant = fn, constant
+        self.t, self.value = None, None
+
+    def __call__(self, t: float):
+        if self.value is None or (not self.constant and t != self.t):
+            self.t, self.value = t, self.fn(t)
+        return self.value
+
+
+def _flags(ops: list[TimeOperator]) -> dict:
+    return {
+        "is_constant": all(op.is_constant for op in ops),
+        "is_piecewise_constant": all(op.is_piecewise_constant for op in ops),
+    }
+
+
+class SchrodingerTerm(AbstractTerm):
+    """Vector field `-i H(t) ψ` (ψ a ket or a propagator)."""
+
+    def __init__(self, H: TimeOperator):
+        self.__dict__.update(_flags([H]))
+        self.minus_iH = _Cached(lambda t: -1j * H(t), self.is_constant)
+
+    def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
+        """Return `-i H(t) y`."""
+        return self.minus_iH(t) @ y
+
+
+class LindbladTerm(AbstractTerm):
+    r"""Lindblad vector field $\mathcal{L}(t)\rho = A\rho + \rho A^\dagger + \sum_k L_k\rho L_k^\dagger$.
+
+    Here $A = -i H_\mathrm{eff}$ with $H_\mathrm{eff} = H - \frac{i}{2}\sum_k L_k^\dagger L_k$.
+    With `hermitian=True` (density matrices) the coherent part is one product,
+    $X + X^\dagger$ with $X = A\rho$; with `hermitian=False` (propagator columns) two.
+    """
+
+    def __init__(self, H: TimeOperator, jump_ops: list[TimeOperator], hermitian: bool = True):
+        self.__dict__.update(_flags([H, *jump_ops]))
+        self.hermitian = hermitian
+        jumps_constant = all(L.is_constant for L in jump_ops)
+        self.L = _Cached(lambda t: _stack([L(t) for L in jump_ops]), jumps_constant)
+        self.A = _Cached(lambda t: self._A(H, t), self.is_constant)
+
+    def _A(self, H: TimeOperator, t: float) -> torch.Tensor:
+        A = -1j * H(t)
+        L = self.L(t)
+        if L is not None:
+            A = A - 0.5 * (L.mH @ L).sum(-3)
+        return A
+
+    def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
+        """Return `𝓛(t) ρ`."""
+        X = self.A(t) @ y
+        out = X + X.mH if self.hermitian else X + y @ self.A(t).mH
+        L = self.L(t)
+        if L is not None:
+            out = out + (L @ y.unsqueeze(-3) @ L.mH).sum(-3)
+        return out
+
+    def superop(self, t: float) -> torch.Tensor:
+        """Return the Lindbladian as a matrix on column-stacked ρ, shape `(..., n², n²)`."""
+        A = self.A(t)
+        eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+        G = superop_kron(eye, A) + superop_kron(A.conj(), eye)
+        L = self.L(t)
+        if L is not None:
+            G = G + superop_kron(L.conj(), L).sum(-3)
+        return G
+
+
+def superop_kron(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Batched Kronecker product `X ⊗ Y`, so that `vec(Y ρ Xᵀ) = (X ⊗ Y) vec(ρ)` (column stacking)."""
+    n, m = X.shape[-2] * Y.shape[-2], X.shape[-1] * Y.shape[-1]
+    out = X[..., :, None, :, None] * Y[..., None, :, None, :]
+    return out.reshape(*out.shape[:-4], n, m)
+
+
+def _stack(ops: list[torch.Tensor]) -> torch.Tensor | None:
+    return torch.stack(torch.broadcast_tensors(*ops), dim=-3) if ops else None
+
+
+class Schrodinger:
+    """The Schrödinger equation `dψ/dt = -i H(t) ψ`, for kets or propagators."""
+
+    kinds = ("ode", "linear")
+
+    def __init__(self, H: TimeOperator, name: str = "sesolve"):
+        self.H, self.solver_name = H, name
+        self.discontinuities = H.discontinuities
+
+    def term(self, kind: str) -> AbstractTerm:
+        """Return the term for a method of kind `kind`."""
+        if kind == "ode":
+            return SchrodingerTerm(self.H)
+        if kind == "linear":
+            H = self.H
+            G = _Cached(lambda t: -1j * H(t), H.is_constant)
+            return LinearTerm(G, **_flags([H]))
+        raise ValueError(f"`{self.solver_name}` has no term of kind {kind!r}.")
+
+
+class Lindblad:
+    """The Lindblad master equation, for density matrices or superoperator columns."""
+
+    kinds = ("ode", "linear", "lindblad")
+
+    def __init__(self, H: TimeOperator, jump_ops: list[TimeOperator], name: str, hermitian: bool):
+        self.H, self.jump_ops, self.solver_name = H, jump_ops, name
+        self.hermitian = hermitian
+        self.discontinuities = tuple(
+            sorted({d for op in (H, *jump_ops) for d in op.discontinuities})
+        )
+
+    def term(self, kind: str) -> AbstractTerm:
+        """Return the term for a method of kind `kind`."""
+        term = LindbladTerm(self.H, self.jump_ops, self.hermitian)
+        if kind in ("ode", "lindblad"):
+            return term
+        if kind == "linear":
+            return LinearTerm(
+                term.superop,
+                is_constant=term.is_constant,
+                is_piecewise_constant=term.is_piecewise_constant,
+            )
+        raise ValueError(f"`{self.solver_name}` has no term of kind {kind!r}.")
+
+
+def vec(rho: torch.Tensor) -> torch.Tensor:
+    """Column-stack `(..., n, n)` into `(..., n², 1)`."""
+    return rho.mT.reshape(*rho.shape[:-2], -1, 1)
+
+
+def unvec(y: torch.Tensor) -> torch.Tensor:
+    """Inverse of `vec`: `(..., n², 1)` to `(..., n, n)`."""
+    n = round(y.shape[-2] ** 0.5)
+    return y.reshape(*y.shape[:-2], n, n).mT
+
+
+def dm_codec(kind: str, rho0: torch.Tensor):
+    """Return the engine's initial state and the decoder back to density matrices."""
+    if kind == "linear":
+        return vec(rho0), unvec
+    return rho0, _identity
+
+
+def superop_codec(kind: str, batch: torch.Size, n: int, like: torch.Tensor):
+    """Return the initial state and decoder that make the engine compute superoperators.
+
+    For a linear (superoperator) term the state is the `(n², n²)` identity; otherwise it
+    is the batch of the n² matrix units `E_b` (column-stacking index `b`), whose images
+    are the columns of the superoperator.
+    """
+    eye = torch.eye(n * n, dtype=like.dtype, device=like.device)
+    if kind == "linear":
+        return eye.expand(*batch, n * n, n * n), _identity
+    units = unvec(eye.unsqueeze(-1))  # (n², n, n): E_b with vec(E_b) = e_b
+
+    def decode(y: torch.Tensor) -> torch.Tensor:
+        return y.mT.reshape(*y.shape[:-3], n * n, n * n).mT
+
+    return units.expand(*batch, n * n, n, n), decode
+
+
+def _identity(y: torch.Tensor) -> torch.Tensor:
+    return y

@@ -1,0 +1,120 @@
+"""Propagators of the Schrödinger and Lindblad equations."""
+
+from __future__ import annotations
+
+import torch
+
+from solvers import AbstractGradient, AbstractMethod
+
+from ._checks import broadcast_batch
+from ._convert import QArrayLike
+from ._solve import check_common, collect_params, run, to_jump_ops, to_tsave
+from .equations import Lindblad, Schrodinger, superop_codec
+from .options import Options
+from .result import PropagatorResult
+from .time_operators import TimeOperator, as_time_operator
+
+__all__ = ["mepropagator", "sepropagator"]
+
+
+def sepropagator(
+    H: QArrayLike | TimeOperator,
+    tsave: QArrayLike,
+    *,
+    method: AbstractMethod | None = None,
+    gradient: AbstractGradient | None = None,
+    options: Options | None = None,
+) -> PropagatorResult:
+    r"""Compute the propagator $U(t)$ of the Schrödinger equation, $\dot U = -iH(t)U$, $U(t_0) = I$.
+
+    Args:
+        H: Hamiltonian `(..., n, n)`, constant or time-dependent.
+        tsave: Strictly increasing save times, shape `(ntsave,)`.
+        method: Integration method (default `qd.method.Tsit5()`); `qd.method.Expm()` is
+            exact for constant and piecewise-constant Hamiltonians.
+        gradient: Gradient mode (default: plain autograd when inputs require grad).
+        options: `qd.Options` (`save_states`, `progress`, `t0`).
+
+    Returns:
+        A `PropagatorResult` with `propagators` `(..., ntsave, n, n)`.
+
+    Examples:
+        >>> import torch, dynamics as qd
+        >>> res = qd.sepropagator(qd.sigmax() * torch.pi / 2, [0.0, 1.0], method=qd.method.Expm())
+        >>> res.final_propagator.round(decimals=6)
+        tensor([[0.+0.j, -0.-1.j],
+                [-0.-1.j, 0.+0.j]], dtype=torch.complex128)
+    """
+    method, options = check_common(method, gradient, options)
+    H = as_time_operator(H, "H")
+    n = H.shape[-1]
+    tsave = to_tsave(tsave, H.dtype)
+    y0 = torch.eye(n, dtype=H.dtype, device=H.device).expand(*H.shape[:-2], n, n)
+    return run(
+        Schrodinger(H, "sepropagator"),
+        y0,
+        tsave,
+        method=method,
+        gradient=gradient,
+        options=options,
+        decode=lambda y: y,
+        expect=None,
+        params=collect_params(H, tsave),
+        result_cls=PropagatorResult,
+    )
+
+
+def mepropagator(
+    H: QArrayLike | TimeOperator,
+    jump_ops: list,
+    tsave: QArrayLike,
+    *,
+    method: AbstractMethod | None = None,
+    gradient: AbstractGradient | None = None,
+    options: Options | None = None,
+) -> PropagatorResult:
+    r"""Compute the superoperator propagator $\mathcal{E}(t)$ of the Lindblad equation.
+
+    $\mathrm{vec}(\rho(t)) = \mathcal{E}(t)\,\mathrm{vec}(\rho(t_0))$ with column
+    stacking, QuTiP's convention (`qutip.operator_to_vector`).
+
+    Args:
+        H: Hamiltonian `(..., n, n)`, constant or time-dependent.
+        jump_ops: List of jump operators, each `(..., n, n)`, constant or time-dependent.
+        tsave: Strictly increasing save times, shape `(ntsave,)`.
+        method: Integration method (default `qd.method.Tsit5()`): a generic method,
+            `Expm` (exponential of the `n² × n²` Lindbladian), `Rouchon1`, `Rouchon2`.
+        gradient: Gradient mode (default: plain autograd when inputs require grad).
+        options: `qd.Options` (`save_states`, `progress`, `t0`).
+
+    Returns:
+        A `PropagatorResult` with `propagators` `(..., ntsave, n², n²)`.
+
+    Examples:
+        >>> import torch, dynamics as qd
+        >>> res = qd.mepropagator(qd.sigmaz(), [qd.sigmam()], [0.0, 1.0])
+        >>> res.final_propagator.shape
+        torch.Size([4, 4])
+    """
+    method, options = check_common(method, gradient, options)
+    H = as_time_operator(H, "H")
+    n = H.shape[-1]
+    Ls = [L.to(dtype=H.dtype, device=H.device) for L in to_jump_ops(jump_ops, n)]
+    tsave = to_tsave(tsave, H.dtype)
+    shapes = {"H": H.shape[:-2]}
+    shapes.update({f"jump_ops[{k}]": L.shape[:-2] for k, L in enumerate(Ls)})
+    batch = broadcast_batch(**shapes)
+    eye = torch.eye(1, dtype=H.dtype, device=H.device)
+    y0, decode = superop_codec(method.term_kind, batch, n, eye)
+    return run(
+        Lindblad(H, Ls, "mepropagator", hermitian=False),
+        y0,
+        tsave,
+        method=method,
+        gradient=gradient,
+        options=options,
+        decode=decode,
+        expect=None,
+        params=collect_params(H, Ls, tsave),
+        result_cls=PropagatorResult,
+    )

@@ -1,0 +1,78 @@
+"""Results of the solve functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["PropagatorResult", "Result"]
+
+
+def _describe(x: torch.Tensor | None) -> str:
+    if x is None:
+        return "None"
+    return f"{tuple(x.shape)} {str(x.dtype).removeprefix('torch.')}"
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """The result of `sesolve` or `mesolve`.
+
+    Attributes:
+        tsave: The save times, shape `(ntsave,)`.
+        states: The states at the save times, shape `(..., ntsave, n, m)` (`m = 1`
+            for kets), or `None` when `Options(save_states=False)`.
+        expects: Expectation values of `exp_ops`, complex, shape
+            `(..., nexp, ntsave)`, or `None` without `exp_ops`.
+        final_state: The state at the last save time, shape `(..., n, m)`.
+        infos: `steps`, `rejected`, `nfev` (right-hand-side or step-map
+            evaluations) and `wall_time` in seconds.
+        solver: Name of the solve function.
+        method: The method used.
+        gradient: The gradient mode used (`None`: plain autograd).
+    """
+
+    tsave: torch.Tensor
+    states: torch.Tensor | None
+    expects: torch.Tensor | None
+    final_state: torch.Tensor
+    infos: dict = field(default_factory=dict)
+    solver: str = ""
+    method: object = None
+    gradient: object = None
+
+    def _lines(self) -> list[str]:
+        i = self.infos
+        return [
+            f"  method: {self.method!r}",
+            f"  gradient: {self.gradient!r}",
+            f"  tsave: {_describe(self.tsave)}",
+            f"  states: {_describe(self.states)}",
+            f"  expects: {_describe(self.expects)}",
+            f"  infos: {i.get('steps')} steps ({i.get('rejected')} rejected), "
+            f"{i.get('nfev')} evaluations, {i.get('wall_time', 0.0):.3g} s",
+        ]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.solver}\n" + "\n".join(self._lines()) + "\n)"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class PropagatorResult(Result):
+    """The result of `sepropagator` or `mepropagator`.
+
+    `propagators` (an alias of `states`) has shape `(..., ntsave, n, n)` for
+    `sepropagator` and `(..., ntsave, n², n²)` for `mepropagator` (superoperators on
+    column-stacked density matrices, QuTiP's convention).
+    """
+
+    @property
+    def propagators(self) -> torch.Tensor:
+        """The propagators at the save times."""
+        return self.states
+
+    @property
+    def final_propagator(self) -> torch.Tensor:
+        """The propagator at the last save time."""
+        return self.final_state
