@@ -67,29 +67,35 @@ class LindbladTerm(AbstractTerm):
     Here $A = -i H_\mathrm{eff}$ with $H_\mathrm{eff} = H - \frac{i}{2}\sum_k L_k^\dagger L_k$.
     With `hermitian=True` (density matrices) the coherent part is one product,
     $X + X^\dagger$ with $X = A\rho$; with `hermitian=False` (propagator columns) two.
+    Each jump operator costs two products (`addmm` when unbatched).
     """
 
     def __init__(self, H: TimeOperator, jump_ops: list[TimeOperator], hermitian: bool = True):
         self.__dict__.update(_flags([H, *jump_ops]))
         self.hermitian = hermitian
         jumps_constant = all(L.is_constant for L in jump_ops)
-        self.L = _Cached(lambda t: _stack([L(t) for L in jump_ops]), jumps_constant)
+        self.jumps = _Cached(
+            lambda t: [(L, L.mH.contiguous()) for L in (op(t) for op in jump_ops)], jumps_constant
+        )
         self.A = _Cached(lambda t: self._A(H, t), self.is_constant)
+        self.Adag = _Cached(lambda t: self.A(t).mH.contiguous(), self.is_constant)
 
     def _A(self, H: TimeOperator, t: float) -> torch.Tensor:
         A = -1j * H(t)
-        L = self.L(t)
-        if L is not None:
-            A = A - 0.5 * (L.mH @ L).sum(-3)
+        for L, Ld in self.jumps(t):
+            A = A - 0.5 * (Ld @ L)
         return A
+
+    def L(self, t: float) -> torch.Tensor | None:
+        """Return the jump operators at time `t` stacked as `(..., K, n, n)` (`None` if none)."""
+        return _stack([L for L, _ in self.jumps(t)])
 
     def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
         """Return `𝓛(t) ρ`."""
         X = self.A(t) @ y
-        out = X + X.mH if self.hermitian else X + y @ self.A(t).mH
-        L = self.L(t)
-        if L is not None:
-            out = out + (L @ y.unsqueeze(-3) @ L.mH).sum(-3)
+        out = X + X.mH if self.hermitian else X + y @ self.Adag(t)
+        for L, Ld in self.jumps(t):
+            out = _addmm(out, L @ y, Ld)
         return out
 
     def superop(self, t: float) -> torch.Tensor:
@@ -97,10 +103,16 @@ class LindbladTerm(AbstractTerm):
         A = self.A(t)
         eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
         G = superop_kron(eye, A) + superop_kron(A.conj(), eye)
-        L = self.L(t)
-        if L is not None:
-            G = G + superop_kron(L.conj(), L).sum(-3)
+        for L, _ in self.jumps(t):
+            G = G + superop_kron(L.conj(), L)
         return G
+
+
+def _addmm(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Return `out + a @ b` in one call where the shapes allow."""
+    if out.ndim == a.ndim == b.ndim == 2:
+        return torch.addmm(out, a, b)
+    return out + a @ b
 
 
 def superop_kron(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:

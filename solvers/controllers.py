@@ -12,7 +12,8 @@ __all__ = ["PIController", "initial_step", "rms"]
 def rms(x: torch.Tensor, event_ndim: int) -> torch.Tensor:
     """Root mean square of `|x|` over the last `event_ndim` dimensions (one value per batch element)."""
     dims = tuple(range(-event_ndim, 0))
-    return (x.abs() ** 2).mean(dim=dims).sqrt()
+    size = math.prod(x.shape[-event_ndim:]) if event_ndim else 1
+    return torch.linalg.vector_norm(x, dim=dims) / math.sqrt(size)
 
 
 class PIController:
@@ -50,6 +51,7 @@ class PIController:
         return True, h * factor
 
 
+@torch.no_grad()
 def initial_step(
     stepper, method, t0: float, y0: torch.Tensor, f0: torch.Tensor, t_stop: float, event_ndim: int
 ) -> float:

@@ -17,72 +17,69 @@ from tqdm.auto import tqdm
 
 from .controllers import PIController, initial_step, rms
 from .errors import SolverError
+from .stages import make_stages
 
 __all__ = ["rk_loop"]
 
 
-def _combine(y: torch.Tensor | None, ks: list[torch.Tensor], coeffs, h: float) -> torch.Tensor:
-    """Return `y + h Σ_j coeffs[j] k_j` (`y = None` means zero), skipping zero coefficients."""
-    out = y
-    for cj, kj in zip(coeffs, ks):
-        if cj != 0.0:
-            out = kj * (h * cj) if out is None else torch.add(out, kj, alpha=h * cj)
-    return out if out is not None else torch.zeros_like(ks[0])
-
-
 class _Stepper:
-    """One Runge–Kutta step of a tableau on a term."""
+    """One Runge–Kutta step of a tableau on a term, with its stages in a store."""
 
     def __init__(self, tableau, term):
         self.tab = tableau
         self.term = term
         self.nfev = 0
+        self.stages = None
+        self.abs_y1 = None  # (y1, |y1|) of the last step, reused as |y| of the next one
 
     def f(self, t: float, y: torch.Tensor) -> torch.Tensor:
         self.nfev += 1
         return self.term.vf(t, y)
 
     def step(self, t: float, h: float, t_lim: float, y: torch.Tensor, k0: torch.Tensor):
-        """Return the stages and the new state of a step from `(t, y)` of size `h`."""
+        """Fill the stages of a step from `(t, y)` of size `h` and return the new state."""
         tab = self.tab
-        ks = [k0]
+        if self.stages is None:
+            self.stages = make_stages(tab, k0, y)
+        st = self.stages
+        st.set(0, k0)
         y1 = None
         for i in range(1, tab.stages):
-            yi = _combine(y, ks, tab.a[i], h)
-            ks.append(self.f(min(t + tab.c[i] * h, t_lim), yi))
+            yi = st.combine(y, tab.a[i], h)
+            st.set(i, self.f(min(t + tab.c[i] * h, t_lim), yi))
             if tab.fsal and i == tab.stages - 1:
                 y1 = yi
-        if y1 is None:
-            y1 = _combine(y, ks, tab.b, h)
-        return ks, y1
+        return st.combine(y, tab.b, h) if y1 is None else y1
 
-    def error(
-        self, ks, h: float, y: torch.Tensor, y1: torch.Tensor, method, event_ndim: int
-    ) -> float:
+    def last(self) -> torch.Tensor:
+        """The last stage of the step (the next first stage for FSAL tableaux)."""
+        return self.stages.get(self.tab.stages - 1)
+
+    @torch.no_grad()
+    def error(self, h: float, y: torch.Tensor, y1: torch.Tensor, method, event_ndim: int) -> float:
         """Return the largest error norm over the batch (1 is the tolerance)."""
-        tab = self.tab
-        scale = method.atol + method.rtol * torch.maximum(y.abs(), y1.abs())
-        e = rms(_combine(None, ks, tab.b_err, 1.0) / scale, event_ndim)
+        tab, st = self.tab, self.stages
+        abs_y = self.abs_y1 if self.abs_y1 is not None and self.abs_y1[0] is y else (y, y.abs())
+        self.abs_y1 = (y1, y1.abs())
+        scale = torch.maximum(abs_y[1], self.abs_y1[1]).mul_(method.rtol).add_(method.atol)
+        e = rms(st.combine(None, tab.b_err, 1.0) / scale, event_ndim)
         if tab.b_err_low is None:
             err = abs(h) * e
         else:  # DOP853's combination of its order-5 and order-3 estimates
-            e3 = rms(_combine(None, ks, tab.b_err_low, 1.0) / scale, event_ndim)
+            e3 = rms(st.combine(None, tab.b_err_low, 1.0) / scale, event_ndim)
             denom = torch.sqrt(e**2 + 0.01 * e3**2)
             err = abs(h) * e**2 / torch.where(denom > 0, denom, torch.ones_like(denom))
         return float(err.max())
 
-    def dense(self, ks, t: float, h: float, y: torch.Tensor, tq: torch.Tensor, t_lim: float):
+    def dense(self, t: float, h: float, y: torch.Tensor, tq: torch.Tensor, t_lim: float):
         """Return the dense output at times `tq` (shape `(m,)`) inside the step: `(m, *y.shape)`."""
-        tab = self.tab
-        ks = list(ks)
-        for row, c in zip(tab.a_extra, tab.c_extra):
-            ks.append(self.f(min(t + c * h, t_lim), _combine(y, ks, row, h)))
+        tab, st = self.tab, self.stages
+        for r, (row, c) in enumerate(zip(tab.a_extra, tab.c_extra)):
+            st.set(tab.stages + r, self.f(min(t + c * h, t_lim), st.combine(y, row, h)))
         P = tab.tensor("dense", tq.dtype, tq.device)  # (S, p)
         theta = ((tq - t) / h).unsqueeze(-1)  # (m, 1)
         powers = theta ** torch.arange(1, P.shape[1] + 1, device=tq.device, dtype=tq.dtype)
-        w = (powers @ P.mT) * h  # (m, S)
-        K = torch.stack(ks)  # (S, *shape)
-        return y + torch.tensordot(w.to(K.dtype), K, dims=([1], [0]))
+        return st.dense(y, (powers @ P.mT) * h)  # weights (m, S)
 
 
 def rk_loop(method, term, y0, tsave, t0, discontinuities, save, event_ndim, progress):
@@ -119,27 +116,27 @@ def rk_loop(method, term, y0, tsave, t0, discontinuities, save, event_ndim, prog
             raise SolverError(
                 t, f"reached `max_steps` = {method.max_steps} of {type(method).__name__}"
             )
-        ks, y1 = stepper.step(t, hh, t_lim, y, k0)
+        y1 = stepper.step(t, hh, t_lim, y, k0)
         if controller is not None:
-            err = stepper.error(ks, hh, y, y1, method, event_ndim)
+            err = stepper.error(hh, y, y1, method, event_ndim)
             accepted, h = controller.update(err, hh)
             if h < 16 * math.ulp(max(1.0, abs(t))):
                 raise SolverError(t, f"the step size underflowed (h = {h:.3g}, error {err:.3g})")
             if not accepted:
                 rejected += 1
                 continue
-        elif not hits and not bool(torch.isfinite(y1).all()):
-            raise SolverError(t1, "the state is not finite")
         j = i_save
         while j < len(ts) and ts[j] <= t1:
             j += 1
         if j > i_save:
+            if controller is None and not bool(torch.isfinite(y1).all()):
+                raise SolverError(t1, "the state is not finite")
             if tsave.requires_grad or ts[j - 1] != t1:
-                ys = stepper.dense(ks, t, hh, y, tq_all[i_save:j], t_lim)
+                ys = stepper.dense(t, hh, y, tq_all[i_save:j], t_lim)
                 saved.extend(save(ys[i]) for i in range(j - i_save))
             else:
                 if j - 1 > i_save:
-                    ys = stepper.dense(ks, t, hh, y, tq_all[i_save : j - 1], t_lim)
+                    ys = stepper.dense(t, hh, y, tq_all[i_save : j - 1], t_lim)
                     saved.extend(save(ys[i]) for i in range(j - 1 - i_save))
                 saved.append(save(y1))
             i_save = j
@@ -149,7 +146,7 @@ def rk_loop(method, term, y0, tsave, t0, discontinuities, save, event_ndim, prog
         if hits:
             stops.pop(0)
         if i_save < len(ts):
-            k0 = ks[-1] if reuse else stepper.f(t, y)
+            k0 = stepper.last() if reuse else stepper.f(t, y)
         if controller is None:
             h = method.dt
     bar.close()
