@@ -30,15 +30,24 @@ __all__ = [
 
 
 class _Cached:
-    """Memo of a function of time for the last time it was called with."""
+    """Memo of a function of time for the last time it was called with.
+
+    A value computed without autograd is not reused while autograd records (a
+    gradient mode replaying steps needs the graph from the operators to the value).
+    """
 
     def __init__(self, fn, constant: bool):
         self.fn, self.constant = fn, constant
-        self.t, self.value = None, None
+        self.t, self.value, self.grad_mode = None, None, None
 
     def __call__(self, t: float):
-        if self.value is None or (not self.constant and t != self.t):
-            self.t, self.value = t, self.fn(t)
+        grad_mode = torch.is_grad_enabled()
+        if (
+            self.value is None
+            or (not self.constant and t != self.t)
+            or (grad_mode and not self.grad_mode)
+        ):
+            self.t, self.value, self.grad_mode = t, self.fn(t), grad_mode
         return self.value
 
 

@@ -1,5 +1,10 @@
-"""Gradient modes (`qd.gradient`)."""
+"""Gradient modes (`qd.gradient`): how gradients flow through a solve function.
 
-from solvers.gradients import ALL_GRADIENTS, AbstractGradient, Direct
+- `Direct()`: backpropagation through every step (fastest; memory grows with steps).
+- `Checkpointed(ncheckpoints)`: recomputes segments (memory grows with checkpoints).
+- `Adjoint()`: steps the adjoint state backwards (memory independent of the graph).
+"""
 
-__all__ = ["ALL_GRADIENTS", "AbstractGradient", "Direct"]
+from solvers.gradients import ALL_GRADIENTS, AbstractGradient, Adjoint, Checkpointed, Direct
+
+__all__ = ["ALL_GRADIENTS", "AbstractGradient", "Adjoint", "Checkpointed", "Direct"]

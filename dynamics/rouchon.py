@@ -32,7 +32,6 @@ def _normalise(M: torch.Tensor) -> torch.Tensor:
 class _AbstractRouchon(AbstractStepMap):
     """Shared code of the Rouchon methods: fixed `dt`, Kraus map, Lindblad terms."""
 
-    supported_gradients: ClassVar[tuple[str, ...]] = ("Direct",)
     term_kind: ClassVar[str] = "lindblad"
     dt: float
     max_steps: int = 1_000_000

@@ -5,7 +5,7 @@ term (the right-hand side), a method (a frozen dataclass) and a gradient mode.
 """
 
 from .errors import SolverError
-from .gradients import ALL_GRADIENTS, AbstractGradient, Direct
+from .gradients import ALL_GRADIENTS, AbstractGradient, Adjoint, Checkpointed, Direct
 from .integrate import integrate
 from .methods import (
     ALL_METHODS,
@@ -36,7 +36,9 @@ __all__ = [
     "AbstractRungeKutta",
     "AbstractStepMap",
     "AbstractTerm",
+    "Adjoint",
     "ButcherTableau",
+    "Checkpointed",
     "Direct",
     "Dopri5",
     "Dopri8",

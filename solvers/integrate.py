@@ -55,22 +55,19 @@ def check_tsave(tsave: torch.Tensor, t0: float | None, name: str = "tsave") -> f
 
 def resolve_gradient(
     gradient: AbstractGradient | None, method: AbstractMethod, inputs: Sequence[torch.Tensor]
-) -> AbstractGradient | None:
-    """Return the gradient mode to use, or `None` for no autograd graph.
+) -> AbstractGradient:
+    """Return the gradient mode to use.
 
-    `None` means `Direct` when any input requires grad (and grad mode is on), no
-    graph otherwise. A requested mode must be supported by the method and needs an
-    input that requires grad.
+    `None` means `Direct`: autograd records the operations on whatever requires grad,
+    and nothing when nothing does. A requested mode must be supported by the method
+    and needs an input that requires grad.
 
     Raises:
         TypeError: If `gradient` is not a gradient mode.
         ValueError: If the method does not support it, or nothing requires grad.
     """
-    wants = torch.is_grad_enabled() and any(x.requires_grad for x in inputs)
     if gradient is None:
-        gradient = Direct() if wants else None
-        if gradient is None:
-            return None
+        return Direct()
     if not isinstance(gradient, AbstractGradient):
         raise TypeError(
             f"Argument `gradient` must be a gradient mode such as Direct(), but is {gradient!r}."
@@ -81,10 +78,10 @@ def resolve_gradient(
             f"Method {type(method).__name__} does not support gradient {name}; it supports "
             f"{', '.join(method.supported_gradients)}."
         )
-    if not wants:
+    if not (torch.is_grad_enabled() and any(x.requires_grad for x in inputs)):
         raise ValueError(
             f"Argument `gradient` is {gradient!r}, but no input requires grad: set "
-            "`requires_grad=True` on what you differentiate, or pass it in `params`."
+            "`requires_grad=True` on what you differentiate, or list it in the mode's `params`."
         )
     return gradient
 
@@ -115,8 +112,9 @@ def integrate(
         save: Maps a state to the tuple of tensors to save (default: the state).
         event_ndim: Number of trailing dimensions of `y0` forming one state (the
             error norm is an RMS over them, then a maximum over the batch).
-        gradient: The gradient mode (`Direct()`, ...); `None` means `Direct` when
-            `y0`, `tsave` or a tensor of `params` requires grad, no graph otherwise.
+        gradient: The gradient mode (`Direct()`, `Checkpointed()`, `Adjoint()`);
+            `None` means plain autograd (`Direct`), which records nothing when nothing
+            requires grad.
         params: Tensors `f` depends on that may require grad.
         progress: Show a progress bar.
 
@@ -140,7 +138,8 @@ def integrate(
         raise TypeError(f"Argument `method` must be a method such as Tsit5(), but is {method!r}.")
     t0 = check_tsave(tsave, t0)
     method.check_term(term)
-    params = tuple(p for p in params if isinstance(p, torch.Tensor))
+    extra = tuple(gradient.params) if isinstance(gradient, AbstractGradient) else ()
+    params = tuple(p for p in (*params, *extra) if isinstance(p, torch.Tensor))
     mode = resolve_gradient(gradient, method, (y0, tsave, *params))
     problem = Problem(
         term,
@@ -155,11 +154,6 @@ def integrate(
         progress,
     )
     start = time.perf_counter()
-    if mode is None:
-        with torch.no_grad():
-            saved, y_final, stats = problem.run()
-    else:
-        saved, y_final, stats = mode.solve(problem)
+    ys, y_final, stats = mode.solve(problem)
     stats = {**stats, "wall_time": time.perf_counter() - start}
-    ys = tuple(torch.stack(out) for out in zip(*saved))
     return Solution(ts=tsave, ys=ys, y_final=y_final, stats=stats)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import NamedTuple
 
 import torch
 from tqdm.auto import tqdm
@@ -26,9 +27,48 @@ def grid(
     return out
 
 
-def map_loop(method, term, y0, tsave, t0, discontinuities, save, progress):
-    """Integrate `y_{k+1} = M(t_k, dt) y_k` and save at `tsave` (see `AbstractStepMap`)."""
+class MapRecord(NamedTuple):
+    """One interval of the grid: `n` steps of size `(b - a) / n`, then the save of index `save`."""
+
+    a: float
+    b: float
+    n: int
+    save: int | None
+
+    @property
+    def save_indices(self) -> tuple[int, ...]:
+        """Indices of the save times inside the interval."""
+        return () if self.save is None else (self.save,)
+
+
+def _interval(method, term, rec: MapRecord, y, cache: dict | None):
+    """Advance `y` over one interval; return the new state and the number of `prepare` calls."""
+    h = (rec.b - rec.a) / rec.n
+    if term.is_constant and cache is not None:
+        key = round(h, 13)
+        fresh = key not in cache
+        if fresh:
+            cache[key] = method.prepare(term, rec.a, h)
+        prepared, nprep = cache[key], int(fresh)
+    elif term.is_piecewise_constant:
+        prepared, nprep = method.prepare(term, rec.a, h), 1
+    else:
+        for k in range(rec.n):
+            y = method.apply(method.prepare(term, rec.a + k * h, h), y)
+        return y, rec.n
+    for _ in range(rec.n):
+        y = method.apply(prepared, y)
+    return y, nprep
+
+
+def map_loop(method, term, y0, tsave, t0, discontinuities, save, progress, recorder=None):
+    """Integrate `y_{k+1} = M(t_k, dt) y_k` and save at `tsave` (see `AbstractStepMap`).
+
+    `recorder(record, y)`, if given, is called with every interval and the state at its
+    start, so that a gradient mode can keep checkpoints and replay intervals.
+    """
     ts = tsave.detach().cpu().tolist()
+    index = {t: i for i, t in enumerate(ts)}
     intervals = grid(t0, ts, discontinuities, method.dt)
     nsteps = sum(n for _, _, n in intervals)
     if nsteps > method.max_steps:
@@ -36,33 +76,31 @@ def map_loop(method, term, y0, tsave, t0, discontinuities, save, progress):
             t0, f"the grid needs {nsteps} steps, more than `max_steps` = {method.max_steps}"
         )
     saved = [save(y0)] if ts[0] == t0 else []
-    save_set = set(ts)
-    cache: dict[float, object] = {}
+    cache: dict = {}
     nprep = 0
     y = y0
     bar = tqdm(total=ts[-1] - t0, disable=not progress, unit="t", leave=False)
     for a, b, n in intervals:
-        h = (b - a) / n
-        prepared = None
-        if term.is_constant:
-            key = round(h, 13)
-            if key not in cache:
-                cache[key] = method.prepare(term, a, h)
-                nprep += 1
-            prepared = cache[key]
-        elif term.is_piecewise_constant:
-            prepared = method.prepare(term, a, h)
-            nprep += 1
-        for k in range(n):
-            if prepared is None:
-                nprep += 1
-            y = method.apply(
-                prepared if prepared is not None else method.prepare(term, a + k * h, h), y
-            )
+        rec = MapRecord(a, b, n, index.get(b))
+        if recorder is not None:
+            recorder(rec, y)
+        y, k = _interval(method, term, rec, y, cache)
+        nprep += k
         bar.update(b - a)
-        if b in save_set:
+        if rec.save is not None:
             if not bool(torch.isfinite(y).all()):
                 raise SolverError(b, "the state is not finite")
             saved.append(save(y))
     bar.close()
     return saved, y, {"steps": nsteps, "rejected": 0, "nfev": nprep}
+
+
+def map_replay(method, term, records, y, tsave, save):
+    """Replay recorded intervals from `y`; return the save outputs inside them and the end state."""
+    saved = []
+    cache: dict = {}
+    for rec in records:
+        y, _ = _interval(method, term, rec, y, cache)
+        if rec.save is not None:
+            saved.append(save(y))
+    return saved, y

@@ -11,6 +11,7 @@ the accept/reject decision.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from tqdm.auto import tqdm
@@ -19,7 +20,7 @@ from .controllers import PIController, initial_step, rms
 from .errors import SolverError
 from .stages import make_stages
 
-__all__ = ["rk_loop"]
+__all__ = ["RKRecord", "rk_loop", "rk_replay"]
 
 
 class _Stepper:
@@ -82,19 +83,55 @@ class _Stepper:
         return st.dense(y, (powers @ P.mT) * h)  # weights (m, S)
 
 
-def rk_loop(method, term, y0, tsave, t0, discontinuities, save, event_ndim, progress):
-    """Integrate `term` with the Runge–Kutta `method` and save at `tsave` (see module doc)."""
+class RKRecord(NamedTuple):
+    """One accepted step, enough to replay it exactly: from `t` to `t1`, stage times
+    clipped to `t_lim`, saving the save times of indices `lo` to `hi - 1`.
+    """
+
+    t: float
+    t1: float
+    t_lim: float
+    lo: int
+    hi: int
+    reuse: bool  # the last stage is a valid first stage of the next step (FSAL)
+
+    @property
+    def save_indices(self) -> range:
+        """Indices of the save times inside the step."""
+        return range(self.lo, self.hi)
+
+
+def _saves(stepper, rec: RKRecord, y, y1, ts: list[float], tq_all, save, exact_end: bool):
+    """Return the save outputs of the save times inside the step `rec`."""
+    if rec.hi == rec.lo:
+        return []
+    h = rec.t1 - rec.t
+    hi = rec.hi - 1 if exact_end and ts[rec.hi - 1] == rec.t1 else rec.hi
+    out = []
+    if hi > rec.lo:
+        ys = stepper.dense(rec.t, h, y, tq_all[rec.lo : hi], rec.t_lim)
+        out.extend(save(ys[i]) for i in range(hi - rec.lo))
+    if hi < rec.hi:
+        out.append(save(y1))
+    return out
+
+
+def rk_loop(
+    method, term, y0, tsave, t0, discontinuities, save, event_ndim, progress, recorder=None
+):
+    """Integrate `term` with the Runge–Kutta `method` and save at `tsave` (see module doc).
+
+    `recorder(record, y)`, if given, is called with every accepted step and the state
+    at its start, so that a gradient mode can keep checkpoints and replay steps.
+    """
     stepper = _Stepper(method.tableau, term)
     ts = tsave.detach().cpu().tolist()
-    rdtype = y0.real.dtype if y0.is_complex() else y0.dtype
-    tq_all = tsave.to(dtype=rdtype, device=y0.device)
+    tq_all = tsave.to(dtype=_real_dtype(y0), device=y0.device)
+    exact_end = not tsave.requires_grad
     tend = ts[-1]
     stops = [*sorted({d for d in discontinuities if t0 < d < tend}), tend]
-    saved = []
-    i_save = 0
-    if ts[0] == t0:
-        saved.append(save(y0))
-        i_save = 1
+    saved = [save(y0)] if ts[0] == t0 else []
+    i_save = len(saved)
     t, y = t0, y0
     k0 = stepper.f(t, y) if i_save < len(ts) else None
     controller = PIController(method) if method.adaptive else None
@@ -109,17 +146,16 @@ def rk_loop(method, term, y0, tsave, t0, discontinuities, save, event_ndim, prog
         t_stop = stops[0]
         hits = t + h >= t_stop - 1e-12 * max(1.0, abs(t_stop))
         t1 = t_stop if hits else t + h
-        hh = t1 - t
         t_lim = math.nextafter(t_stop, -math.inf) if len(stops) > 1 else t_stop
         steps += 1
         if steps > method.max_steps:
             raise SolverError(
                 t, f"reached `max_steps` = {method.max_steps} of {type(method).__name__}"
             )
-        y1 = stepper.step(t, hh, t_lim, y, k0)
+        y1 = stepper.step(t, t1 - t, t_lim, y, k0)
         if controller is not None:
-            err = stepper.error(hh, y, y1, method, event_ndim)
-            accepted, h = controller.update(err, hh)
+            err = stepper.error(t1 - t, y, y1, method, event_ndim)
+            accepted, h = controller.update(err, t1 - t)
             if h < 16 * math.ulp(max(1.0, abs(t))):
                 raise SolverError(t, f"the step size underflowed (h = {h:.3g}, error {err:.3g})")
             if not accepted:
@@ -128,28 +164,45 @@ def rk_loop(method, term, y0, tsave, t0, discontinuities, save, event_ndim, prog
         j = i_save
         while j < len(ts) and ts[j] <= t1:
             j += 1
+        rec = RKRecord(
+            t, t1, t_lim, i_save, j, method.tableau.fsal and not (hits and len(stops) > 1)
+        )
+        if recorder is not None:
+            recorder(rec, y)
         if j > i_save:
             if controller is None and not bool(torch.isfinite(y1).all()):
                 raise SolverError(t1, "the state is not finite")
-            if tsave.requires_grad or ts[j - 1] != t1:
-                ys = stepper.dense(t, hh, y, tq_all[i_save:j], t_lim)
-                saved.extend(save(ys[i]) for i in range(j - i_save))
-            else:
-                if j - 1 > i_save:
-                    ys = stepper.dense(t, hh, y, tq_all[i_save : j - 1], t_lim)
-                    saved.extend(save(ys[i]) for i in range(j - 1 - i_save))
-                saved.append(save(y1))
+            saved.extend(_saves(stepper, rec, y, y1, ts, tq_all, save, exact_end))
             i_save = j
-        bar.update(hh)
-        reuse = method.tableau.fsal and not (hits and len(stops) > 1)
+        bar.update(t1 - t)
         t, y = t1, y1
         if hits:
             stops.pop(0)
         if i_save < len(ts):
-            k0 = stepper.last() if reuse else stepper.f(t, y)
+            k0 = stepper.last() if rec.reuse else stepper.f(t, y)
         if controller is None:
             h = method.dt
     bar.close()
     if controller is None and not bool(torch.isfinite(y).all()):
         raise SolverError(t, "the state is not finite")
     return saved, y, {"steps": steps - rejected, "rejected": rejected, "nfev": stepper.nfev}
+
+
+def rk_replay(method, term, records, y, tsave, save):
+    """Replay recorded steps from `y`; return the save outputs inside them and the end state."""
+    stepper = _Stepper(method.tableau, term)
+    ts = tsave.detach().cpu().tolist()
+    tq_all = tsave.to(dtype=_real_dtype(y), device=y.device)
+    saved = []
+    k0 = None
+    for rec in records:
+        k0 = stepper.f(rec.t, y) if k0 is None else k0
+        y1 = stepper.step(rec.t, rec.t1 - rec.t, rec.t_lim, y, k0)
+        saved.extend(_saves(stepper, rec, y, y1, ts, tq_all, save, not tsave.requires_grad))
+        k0 = stepper.last() if rec.reuse else None
+        y = y1
+    return saved, y
+
+
+def _real_dtype(y: torch.Tensor) -> torch.dtype:
+    return y.real.dtype if y.is_complex() else y.dtype

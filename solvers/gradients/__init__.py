@@ -1,9 +1,19 @@
-"""Gradient modes."""
+"""Gradient modes: `Direct`, `Checkpointed` and `Adjoint`."""
 
+from .adjoint import Adjoint
 from .base import AbstractGradient, Problem
+from .checkpointed import Checkpointed
 from .direct import Direct
+from .replay import AbstractReplayGradient
 
-__all__ = ["AbstractGradient", "Direct", "Problem"]
+__all__ = [
+    "AbstractGradient",
+    "AbstractReplayGradient",
+    "Adjoint",
+    "Checkpointed",
+    "Direct",
+    "Problem",
+]
 
-ALL_GRADIENTS: tuple[type[AbstractGradient], ...] = (Direct,)
+ALL_GRADIENTS: tuple[type[AbstractGradient], ...] = (Direct, Checkpointed, Adjoint)
 """Every gradient mode (the test matrix and the API reference read this registry)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import AbstractGradient, Problem
+from .base import AbstractGradient, Problem, stack
 
 __all__ = ["Direct"]
 
@@ -17,12 +17,19 @@ class Direct(AbstractGradient):
     stage of every step is kept for autograd). Supports second derivatives
     (`create_graph=True`) and gradients with respect to the save times.
 
+    Args:
+        params: Extra tensors to differentiate with respect to (autograd sees every
+            tensor anyway in this mode; listing them only makes the request explicit).
+
     Examples:
         >>> from solvers import Direct
         >>> Direct()
-        Direct()
+        Direct(params=())
     """
+
+    params: tuple = ()
 
     def solve(self, problem: Problem):
         """Integrate with autograd recording every operation."""
-        return problem.run()
+        saved, y_final, stats = problem.run()
+        return stack(saved), y_final, stats

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from ..map_loop import map_loop, map_replay
 from ..terms import AbstractTerm
 
 __all__ = ["AbstractMethod", "AbstractStepMap", "check_positive"]
@@ -40,7 +41,7 @@ class AbstractMethod:
         max_steps: Maximum number of steps before a `SolverError`.
     """
 
-    supported_gradients: ClassVar[tuple[str, ...]] = ("Direct",)
+    supported_gradients: ClassVar[tuple[str, ...]] = ("Direct", "Checkpointed", "Adjoint")
     term_kind: ClassVar[str] = "ode"
     max_steps: int
 
@@ -57,8 +58,24 @@ class AbstractMethod:
         save: SaveFn,
         event_ndim: int,
         progress: bool,
+        recorder: Callable | None = None,
     ) -> tuple[list[tuple[torch.Tensor, ...]], torch.Tensor, dict]:
-        """Integrate from `t0` and return the saved outputs, the final state and statistics."""
+        """Integrate from `t0` and return the saved outputs, the final state and statistics.
+
+        `recorder(record, y)`, if given, receives every step (a record that `replay`
+        can run again) with the state at its start.
+        """
+        raise NotImplementedError
+
+    def replay(
+        self,
+        term: AbstractTerm,
+        records: Sequence[Any],
+        y: torch.Tensor,
+        tsave: torch.Tensor,
+        save: SaveFn,
+    ) -> tuple[list[tuple[torch.Tensor, ...]], torch.Tensor]:
+        """Run recorded steps again from `y`: the save outputs inside them and the end state."""
         raise NotImplementedError
 
 
@@ -81,8 +98,12 @@ class AbstractStepMap(AbstractMethod):
         """Advance `y` by one step."""
         raise NotImplementedError
 
-    def integrate(self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress):
+    def integrate(
+        self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress, recorder=None
+    ):
         """Integrate with the step-map loop."""
-        from ..map_loop import map_loop
+        return map_loop(self, term, y0, tsave, t0, discontinuities, save, progress, recorder)
 
-        return map_loop(self, term, y0, tsave, t0, discontinuities, save, progress)
+    def replay(self, term, records, y, tsave, save):
+        """Replay recorded intervals of the step-map loop."""
+        return map_replay(self, term, records, y, tsave, save)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..rk_loop import rk_loop, rk_replay
 from .base import AbstractMethod, check_positive
 from .tableau import ButcherTableau
 
@@ -15,7 +16,6 @@ class AbstractRungeKutta(AbstractMethod):
     """Interface shared by explicit Runge–Kutta methods (the tableau is the method)."""
 
     tableau: ClassVar[ButcherTableau]
-    supported_gradients: ClassVar[tuple[str, ...]] = ("Direct",)
     dt: float | None
 
     @property
@@ -23,11 +23,17 @@ class AbstractRungeKutta(AbstractMethod):
         """Whether steps are chosen by the error controller (no fixed `dt`)."""
         return self.dt is None
 
-    def integrate(self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress):
+    def integrate(
+        self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress, recorder=None
+    ):
         """Integrate with the Runge–Kutta loop."""
-        from ..rk_loop import rk_loop
+        return rk_loop(
+            self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress, recorder
+        )
 
-        return rk_loop(self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress)
+    def replay(self, term, records, y, tsave, save):
+        """Replay recorded steps of the Runge–Kutta loop."""
+        return rk_replay(self, term, records, y, tsave, save)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -36,7 +36,6 @@ class Expm(AbstractStepMap):
         Expm(dt=None, max_steps=100000)
     """
 
-    supported_gradients: ClassVar[tuple[str, ...]] = ("Direct",)
     term_kind: ClassVar[str] = "linear"
     dt: float | None = None
     max_steps: int = 100_000
