@@ -84,8 +84,10 @@ class _Stepper:
 
 
 class RKRecord(NamedTuple):
-    """One accepted step, enough to replay it exactly: from `t` to `t1`, stage times
-    clipped to `t_lim`, saving the save times of indices `lo` to `hi - 1`.
+    """One accepted step, enough to replay it exactly.
+
+    The step goes from `t` to `t1`, with stage times clipped to `t_lim`, and holds the
+    save times of indices `lo` to `hi - 1`.
     """
 
     t: float
