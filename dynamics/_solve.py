@@ -9,7 +9,7 @@ import torch
 from solvers import AbstractGradient, AbstractMethod, integrate
 from solvers.methods import Tsit5
 
-from ._checks import to_operator
+from ._checks import broadcast_batch, to_operator
 from ._config import get_rdtype
 from .options import Options
 from .result import Result
@@ -57,6 +57,7 @@ def to_exp_ops(exp_ops, n: int) -> torch.Tensor | None:
         if len(exp_ops) == 0:
             return None
         ops = [to_operator(E, f"exp_ops[{k}]", n) for k, E in enumerate(exp_ops)]
+        broadcast_batch(**{f"exp_ops[{k}]": E.shape[:-2] for k, E in enumerate(ops)})
         return torch.stack(torch.broadcast_tensors(*ops), dim=-3)
     E = to_operator(exp_ops, "exp_ops", n)
     return E if E.ndim >= 3 else E.unsqueeze(0)

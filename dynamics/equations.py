@@ -203,18 +203,20 @@ def superop_codec(kind: str, batch: torch.Size, n: int, like: torch.Tensor):
     """Return the initial state and decoder that make the engine compute superoperators.
 
     For a linear (superoperator) term the state is the `(n², n²)` identity; otherwise it
-    is the batch of the n² matrix units `E_b` (column-stacking index `b`), whose images
-    are the columns of the superoperator.
+    is the n² matrix units `E_b` (column-stacking index `b`), stacked in front of the
+    batch dimensions as `(n², *batch, n, n)` so that operators `(*batch, n, n)`
+    broadcast against them; their images are the columns of the superoperator.
     """
     eye = torch.eye(n * n, dtype=like.dtype, device=like.device)
     if kind == "linear":
         return eye.expand(*batch, n * n, n * n), _identity
     units = unvec(eye.unsqueeze(-1))  # (n², n, n): E_b with vec(E_b) = e_b
+    units = units.reshape(n * n, *(1,) * len(batch), n, n).expand(n * n, *batch, n, n)
 
-    def decode(y: torch.Tensor) -> torch.Tensor:
-        return y.mT.reshape(*y.shape[:-3], n * n, n * n).mT
+    def decode(y: torch.Tensor) -> torch.Tensor:  # (n², *batch, n, n) -> (*batch, n², n²)
+        return y.movedim(0, -3).mT.reshape(*y.shape[1:-2], n * n, n * n).mT
 
-    return units.expand(*batch, n * n, n, n), decode
+    return units, decode
 
 
 def _identity(y: torch.Tensor) -> torch.Tensor:

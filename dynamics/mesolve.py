@@ -85,6 +85,8 @@ def mesolve(
     shapes = {"H": H.shape[:-2], "rho0": rho0.shape[:-2]}
     shapes.update({f"jump_ops[{k}]": L.shape[:-2] for k, L in enumerate(Ls)})
     batch = broadcast_batch(**shapes)
+    if E is not None:
+        broadcast_batch(batch=batch, exp_ops=E.shape[:-3])
     y0, decode = dm_codec(method.term_kind, rho0.expand(*batch, n, n))
     return run(
         Lindblad(H, Ls, "mesolve", hermitian=True),

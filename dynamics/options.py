@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
+
 __all__ = ["Options"]
 
 
@@ -29,6 +31,8 @@ class Options:
     t0: float | None = None
 
     def __post_init__(self):
+        if isinstance(self.t0, torch.Tensor) and self.t0.numel() == 1 and not self.t0.is_complex():
+            object.__setattr__(self, "t0", float(self.t0))
         for name in ("save_states", "progress"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(

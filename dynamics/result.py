@@ -42,13 +42,15 @@ class Result:
     method: object = None
     gradient: object = None
 
+    _states_label = "states"
+
     def _lines(self) -> list[str]:
         i = self.infos
         return [
             f"  method: {self.method!r}",
             f"  gradient: {self.gradient!r}",
             f"  tsave: {_describe(self.tsave)}",
-            f"  states: {_describe(self.states)}",
+            f"  {self._states_label}: {_describe(self.states)}",
             f"  expects: {_describe(self.expects)}",
             f"  infos: {i.get('steps')} steps ({i.get('rejected')} rejected), "
             f"{i.get('nfev')} evaluations, {i.get('wall_time', 0.0):.3g} s",
@@ -66,6 +68,8 @@ class PropagatorResult(Result):
     `sepropagator` and `(..., ntsave, n², n²)` for `mepropagator` (superoperators on
     column-stacked density matrices, QuTiP's convention).
     """
+
+    _states_label = "propagators"
 
     @property
     def propagators(self) -> torch.Tensor:

@@ -69,6 +69,8 @@ def sesolve(
     E = None if E is None else E.to(dtype=H.dtype, device=H.device)
     tsave = to_tsave(tsave, H.dtype)
     batch = broadcast_batch(H=H.shape[:-2], psi0=psi0.shape[:-2])
+    if E is not None:
+        broadcast_batch(batch=batch, exp_ops=E.shape[:-3])
     y0 = psi0.expand(*batch, n, 1)
     return run(
         Schrodinger(H, "sesolve"),

@@ -6,13 +6,17 @@ import math
 
 import torch
 
+from .errors import SolverError
+
 __all__ = ["PIController", "initial_step", "rms"]
 
 
 def rms(x: torch.Tensor, event_ndim: int) -> torch.Tensor:
     """Root mean square of `|x|` over the last `event_ndim` dimensions (one value per batch element)."""
+    if event_ndim == 0:
+        return x.abs()
     dims = tuple(range(-event_ndim, 0))
-    size = math.prod(x.shape[-event_ndim:]) if event_ndim else 1
+    size = math.prod(x.shape[-event_ndim:])
     return torch.linalg.vector_norm(x, dim=dims) / math.sqrt(size)
 
 
@@ -60,6 +64,8 @@ def initial_step(
     scale = method.atol + method.rtol * y0.abs()
     d0 = float(rms(y0 / scale, event_ndim).max())
     d1 = float(rms(f0 / scale, event_ndim).max())
+    if not (math.isfinite(d0) and math.isfinite(d1)):
+        raise SolverError(t0, "the state or its derivative is not finite")
     h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
     h0 = min(h0, span)
     f1 = stepper.f(t0 + h0, y0 + h0 * f0)
@@ -69,4 +75,7 @@ def initial_step(
         h1 = max(1e-6, h0 * 1e-3)
     else:
         h1 = (0.01 / max(d1, d2)) ** (1.0 / (order + 1))
-    return min(100 * h0, h1, span)
+    h = min(100 * h0, h1, span)
+    if not math.isfinite(h):
+        raise SolverError(t0, "the state or its derivative is not finite")
+    return h

@@ -21,6 +21,38 @@ def _identity(y: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return (y,)
 
 
+def _checked(save: Callable) -> Callable:
+    def checked_save(y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = save(y)
+        if not isinstance(out, tuple):
+            raise TypeError(
+                f"Argument `save` must return a tuple of tensors, but returned {type(out).__name__}."
+            )
+        return out
+
+    return checked_save
+
+
+def _check_inputs(term, method, y0, event_ndim) -> None:
+    if not isinstance(term, AbstractTerm):
+        raise TypeError(
+            f"Argument `term` must be a term such as ODETerm(f), but is {type(term).__name__}."
+        )
+    if not isinstance(method, AbstractMethod):
+        raise TypeError(f"Argument `method` must be a method such as Tsit5(), but is {method!r}.")
+    if not isinstance(y0, torch.Tensor) or not (y0.is_floating_point() or y0.is_complex()):
+        kind = y0.dtype if isinstance(y0, torch.Tensor) else type(y0).__name__
+        raise TypeError(f"Argument `y0` must be a floating-point or complex tensor, but is {kind}.")
+    if (
+        isinstance(event_ndim, bool)
+        or not isinstance(event_ndim, int)
+        or not 0 <= event_ndim <= y0.ndim
+    ):
+        raise ValueError(
+            f"Argument `event_ndim` must be an integer from 0 to y0.ndim = {y0.ndim}, but is {event_ndim!r}."
+        )
+
+
 def check_tsave(tsave: torch.Tensor, t0: float | None, name: str = "tsave") -> float:
     """Check that `tsave` is a non-empty, finite, strictly increasing 1-D tensor; return `t0`.
 
@@ -134,10 +166,14 @@ def integrate(
         >>> round(float(sol.ys[0][-1]), 6)
         0.367879
     """
-    if not isinstance(method, AbstractMethod):
-        raise TypeError(f"Argument `method` must be a method such as Tsit5(), but is {method!r}.")
+    _check_inputs(term, method, y0, event_ndim)
     t0 = check_tsave(tsave, t0)
     method.check_term(term)
+    if tsave.requires_grad and not method.tsave_gradient:
+        raise ValueError(
+            f"Method {type(method).__name__} cannot differentiate with respect to `tsave`; "
+            "use a Runge–Kutta method such as Tsit5() for gradients with respect to save times."
+        )
     extra = tuple(gradient.params) if isinstance(gradient, AbstractGradient) else ()
     params = tuple(p for p in (*params, *extra) if isinstance(p, torch.Tensor))
     mode = resolve_gradient(gradient, method, (y0, tsave, *params))

@@ -43,6 +43,13 @@ class MapRecord(NamedTuple):
 
 def _interval(method, term, rec: MapRecord, y, cache: dict | None):
     """Advance `y` over one interval; return the new state and the number of `prepare` calls."""
+    try:
+        return _advance(method, term, rec, y, cache)
+    except torch.linalg.LinAlgError as err:
+        raise SolverError(rec.a, f"the step map failed ({err})") from err
+
+
+def _advance(method, term, rec: MapRecord, y, cache: dict | None):
     h = (rec.b - rec.a) / rec.n
     if term.is_constant and cache is not None:
         key = round(h, 13)

@@ -132,23 +132,22 @@ def rk_loop(
     exact_end = not tsave.requires_grad
     tend = ts[-1]
     stops = [*sorted({d for d in discontinuities if t0 < d < tend}), tend]
+    jumps = {d for d in discontinuities if t0 < d <= tend}
     saved = [save(y0)] if ts[0] == t0 else []
     i_save = len(saved)
     t, y = t0, y0
     k0 = stepper.f(t, y) if i_save < len(ts) else None
     controller = PIController(method) if method.adaptive else None
-    h = (
-        method.dt
-        if controller is None
-        else initial_step(stepper, method, t, y, k0, stops[0], event_ndim)
-    )
+    h = method.dt
+    if controller is not None and i_save < len(ts):
+        h = initial_step(stepper, method, t, y, k0, stops[0], event_ndim)
     steps = rejected = 0
     bar = tqdm(total=tend - t0, disable=not progress, unit="t", leave=False)
     while i_save < len(ts):
         t_stop = stops[0]
         hits = t + h >= t_stop - 1e-12 * max(1.0, abs(t_stop))
         t1 = t_stop if hits else t + h
-        t_lim = math.nextafter(t_stop, -math.inf) if len(stops) > 1 else t_stop
+        t_lim = math.nextafter(t_stop, -math.inf) if t_stop in jumps else t_stop
         steps += 1
         if steps > method.max_steps:
             raise SolverError(
@@ -158,8 +157,13 @@ def rk_loop(
         if controller is not None:
             err = stepper.error(t1 - t, y, y1, method, event_ndim)
             accepted, h = controller.update(err, t1 - t)
-            if h < 16 * math.ulp(max(1.0, abs(t))):
-                raise SolverError(t, f"the step size underflowed (h = {h:.3g}, error {err:.3g})")
+            if not h >= 16 * math.ulp(max(1.0, abs(t))):  # also catches NaN
+                cause = (
+                    "the state is not finite"
+                    if not math.isfinite(err)
+                    else "the step size underflowed"
+                )
+                raise SolverError(t, f"{cause} (h = {h:.3g}, error {err:.3g})")
             if not accepted:
                 rejected += 1
                 continue

@@ -38,11 +38,14 @@ class AbstractMethod:
         term_kind: The kind of term the method steps: `"ode"` (any term with a
             vector field), `"linear"` (a `LinearTerm`), or a kind defined by the
             caller's own methods (e.g. a Lindblad term for Kraus-map methods).
+        tsave_gradient: Whether outputs can be differentiated with respect to the
+            save times (`Direct` only).
         max_steps: Maximum number of steps before a `SolverError`.
     """
 
     supported_gradients: ClassVar[tuple[str, ...]] = ("Direct", "Checkpointed", "Adjoint")
     term_kind: ClassVar[str] = "ode"
+    tsave_gradient: ClassVar[bool] = True
     max_steps: int
 
     def check_term(self, term: AbstractTerm) -> None:
@@ -89,6 +92,7 @@ class AbstractStepMap(AbstractMethod):
     """
 
     dt: float | None
+    tsave_gradient: ClassVar[bool] = False
 
     def prepare(self, term: AbstractTerm, t: float, dt: float) -> Any:
         """Return what `apply` needs to advance from `t` to `t + dt`."""
