@@ -80,6 +80,8 @@ class Rouchon1(_AbstractRouchon):
         Rouchon1(dt=0.001, max_steps=1000000)
     """
 
+    order: ClassVar[int] = 1
+
     def _kraus(self, A, L, dt):
         eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
         ops = [eye + A * dt]
@@ -105,6 +107,8 @@ class Rouchon2(_AbstractRouchon):
         >>> qd.method.Rouchon2(dt=1e-2).dt
         0.01
     """
+
+    order: ClassVar[int] = 2
 
     def _kraus(self, A, L, dt):
         eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)

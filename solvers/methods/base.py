@@ -38,6 +38,8 @@ class AbstractMethod:
         term_kind: The kind of term the method steps: `"ode"` (any term with a
             vector field), `"linear"` (a `LinearTerm`), or a kind defined by the
             caller's own methods (e.g. a Lindblad term for Kraus-map methods).
+        order: Order of accuracy (of the method as configured: an exact method on
+            piecewise-constant terms still declares its order for general terms).
         tsave_gradient: Whether outputs can be differentiated with respect to the
             save times (`Direct` only).
         max_steps: Maximum number of steps before a `SolverError`.
@@ -46,6 +48,7 @@ class AbstractMethod:
     supported_gradients: ClassVar[tuple[str, ...]] = ("Direct", "Checkpointed", "Adjoint")
     term_kind: ClassVar[str] = "ode"
     tsave_gradient: ClassVar[bool] = True
+    order: ClassVar[int]
     max_steps: int
 
     def check_term(self, term: AbstractTerm) -> None:

@@ -19,6 +19,11 @@ class AbstractRungeKutta(AbstractMethod):
     dt: float | None
 
     @property
+    def order(self) -> int:
+        """Order of the method (that of its tableau)."""
+        return self.tableau.order
+
+    @property
     def adaptive(self) -> bool:
         """Whether steps are chosen by the error controller (no fixed `dt`)."""
         return self.dt is None

@@ -51,6 +51,7 @@ class Expm(AbstractStepMap):
     """
 
     term_kind: ClassVar[str] = "linear"
+    order: ClassVar[int] = 2
     dt: float | None = None
     max_steps: int = 100_000
 
