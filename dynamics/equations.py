@@ -14,6 +14,7 @@ import torch
 
 from solvers import AbstractTerm, LinearTerm
 
+from ._lindblad_rhs import lindblad_rhs
 from .time_operators import TimeOperator
 
 __all__ = [
@@ -76,7 +77,8 @@ class LindbladTerm(AbstractTerm):
     Here $A = -i H_\mathrm{eff}$ with $H_\mathrm{eff} = H - \frac{i}{2}\sum_k L_k^\dagger L_k$.
     With `hermitian=True` (density matrices) the coherent part is one product,
     $X + X^\dagger$ with $X = A\rho$; with `hermitian=False` (propagator columns) two.
-    Each jump operator costs two products (`addmm` when unbatched).
+    Each jump operator costs two products (`addmm` when unbatched); autograd records
+    the whole vector field as one node (`lindblad_rhs`).
     """
 
     def __init__(self, H: TimeOperator, jump_ops: list[TimeOperator], hermitian: bool = True):
@@ -101,11 +103,8 @@ class LindbladTerm(AbstractTerm):
 
     def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
         """Return `𝓛(t) ρ`."""
-        X = self.A(t) @ y
-        out = X + X.mH if self.hermitian else X + y @ self.Adag(t)
-        for L, Ld in self.jumps(t):
-            out = _addmm(out, L @ y, Ld)
-        return out
+        Adag = None if self.hermitian else self.Adag(t)
+        return lindblad_rhs(y, self.A(t), Adag, self.jumps(t), self.hermitian)
 
     def superop(self, t: float) -> torch.Tensor:
         """Return the Lindbladian as a matrix on column-stacked ρ, shape `(..., n², n²)`."""
@@ -115,13 +114,6 @@ class LindbladTerm(AbstractTerm):
         for L, _ in self.jumps(t):
             G = G + superop_kron(L.conj(), L)
         return G
-
-
-def _addmm(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Return `out + a @ b` in one call where the shapes allow."""
-    if out.ndim == a.ndim == b.ndim == 2:
-        return torch.addmm(out, a, b)
-    return out + a @ b
 
 
 def superop_kron(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
