@@ -2,7 +2,7 @@
 
 from solvers import SolverError
 
-from . import gradient, method
+from . import gradient, method, plot
 from ._config import set_device, set_precision
 from ._convert import to_qutip, to_tensor
 from .linalg import dag, entropy_vn, expect, fidelity, norm, ptrace, purity, tensor, trace, unit
@@ -78,6 +78,7 @@ __all__ = [
     "parity",
     "ptrace",
     "purity",
+    "plot",
     "pwc",
     "sepropagator",
     "sesolve",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["lindblad_rhs"]
+__all__ = ["lindblad_rhs", "lindblad_vjp"]
 
 
 def _sum_to(g: torch.Tensor | None, shape: torch.Size) -> torch.Tensor | None:
@@ -48,30 +48,36 @@ class _LindbladRHS(torch.autograd.Function):
     def backward(ctx, g):
         rho, A, Adag, *LLd = ctx.saved_tensors
         need = ctx.needs_input_grad
-        rho_h = rho.mH
-        if ctx.hermitian:  # y = A ρ + ρ^† A^†
-            s = g + g.mH
-            g_rho = A.mH @ s if need[1] else None
-            g_A = s @ rho_h if need[2] else None
-            g_Adag = None
-        else:  # y = A ρ + ρ A_dag
-            g_rho = A.mH @ g + g @ Adag.mH if need[1] else None
-            g_A = g @ rho_h if need[2] else None
-            g_Adag = rho_h @ g if need[3] else None
-        g_jumps = []
-        for k in range(0, len(LLd), 2):  # y = L ρ L_d
-            L, Ld = LLd[k], LLd[k + 1]
-            if need[1]:
-                g_rho = g_rho + L.mH @ g @ Ld.mH
-            g_jumps.append(_sum_to(g @ Ld.mH @ rho_h, L.shape) if need[4 + k] else None)
-            g_jumps.append(_sum_to(rho_h @ L.mH @ g, Ld.shape) if need[5 + k] else None)
-        return (
-            None,
-            _sum_to(g_rho, rho.shape),
-            _sum_to(g_A, A.shape),
-            _sum_to(g_Adag, Adag.shape) if g_Adag is not None else None,
-            *g_jumps,
-        )
+        g_rho, g_ops = lindblad_vjp(ctx.hermitian, rho, A, Adag, LLd, g, need[1], need[2:])
+        return (None, g_rho, *g_ops)
+
+
+def lindblad_vjp(hermitian, rho, A, Adag, LLd, g, need_rho=True, need_ops=None):
+    """Vector–Jacobian product of `lindblad_rhs` with cotangent `g`.
+
+    Returns the gradient with respect to `rho` and the tuple of gradients with respect
+    to `(A, Adag, L_1, Ld_1, L_2, Ld_2, ...)` (`None` where not needed).
+    """
+    need_ops = need_ops if need_ops is not None else (True,) * (2 + len(LLd))
+    rho_h = rho.mH
+    if hermitian:  # y = A ρ + ρ^† A^†
+        s = g + g.mH
+        g_rho = A.mH @ s if need_rho else None
+        g_A = s @ rho_h if need_ops[0] else None
+        g_Adag = None
+    else:  # y = A ρ + ρ A_dag
+        g_rho = A.mH @ g + g @ Adag.mH if need_rho else None
+        g_A = g @ rho_h if need_ops[0] else None
+        g_Adag = rho_h @ g if need_ops[1] else None
+    g_jumps = []
+    for k in range(0, len(LLd), 2):  # y = L ρ L_d
+        L, Ld = LLd[k], LLd[k + 1]
+        if need_rho:
+            g_rho = g_rho + L.mH @ g @ Ld.mH
+        g_jumps.append(_sum_to(g @ Ld.mH @ rho_h, L.shape) if need_ops[2 + k] else None)
+        g_jumps.append(_sum_to(rho_h @ L.mH @ g, Ld.shape) if need_ops[3 + k] else None)
+    g_Adag = _sum_to(g_Adag, Adag.shape) if g_Adag is not None else None
+    return _sum_to(g_rho, rho.shape), (_sum_to(g_A, A.shape), g_Adag, *g_jumps)
 
 
 def lindblad_rhs(

@@ -14,7 +14,7 @@ import torch
 
 from solvers import AbstractTerm, LinearTerm
 
-from ._lindblad_rhs import lindblad_rhs
+from ._lindblad_rhs import _sum_to, lindblad_rhs, lindblad_vjp
 from .time_operators import TimeOperator
 
 __all__ = [
@@ -62,6 +62,8 @@ def _flags(ops: list[TimeOperator]) -> dict:
 class SchrodingerTerm(AbstractTerm):
     """Vector field `-i H(t) ψ` (ψ a ket or a propagator)."""
 
+    has_vjp = True
+
     def __init__(self, H: TimeOperator):
         self.__dict__.update(_flags([H]))
         self.minus_iH = _Cached(lambda t: -1j * H(t), self.is_constant)
@@ -69,6 +71,19 @@ class SchrodingerTerm(AbstractTerm):
     def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
         """Return `-i H(t) y`."""
         return self.minus_iH(t) @ y
+
+    def ops(self, t: float) -> tuple[torch.Tensor, ...]:
+        """Return `(-i H(t),)`."""
+        return (self.minus_iH(t),)
+
+    def apply(self, ops, y: torch.Tensor) -> torch.Tensor:
+        """Return `M y` with `(M,) = ops`."""
+        return ops[0] @ y
+
+    def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
+        """Return the vector–Jacobian products of `M y`."""
+        (M,) = ops
+        return _sum_to(M.mH @ g, y.shape), (_sum_to(g @ y.mH, M.shape) if need[0] else None,)
 
 
 class LindbladTerm(AbstractTerm):
@@ -101,10 +116,32 @@ class LindbladTerm(AbstractTerm):
         """Return the jump operators at time `t` stacked as `(..., K, n, n)` (`None` if none)."""
         return _stack([L for L, _ in self.jumps(t)])
 
+    has_vjp = True
+
     def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
         """Return `𝓛(t) ρ`."""
         Adag = None if self.hermitian else self.Adag(t)
         return lindblad_rhs(y, self.A(t), Adag, self.jumps(t), self.hermitian)
+
+    def ops(self, t: float) -> tuple[torch.Tensor, ...]:
+        """Return `(A, A^†, L_1, L_1^†, ...)` at time `t` (`A^†` only if not Hermitian)."""
+        flat = tuple(x for pair in self.jumps(t) for x in pair)
+        return (self.A(t), *flat) if self.hermitian else (self.A(t), self.Adag(t), *flat)
+
+    def apply(self, ops, y: torch.Tensor) -> torch.Tensor:
+        """Return `𝓛 ρ` from `ops = self.ops(t)`."""
+        A, Adag, flat = (ops[0], None, ops[1:]) if self.hermitian else (ops[0], ops[1], ops[2:])
+        return lindblad_rhs(y, A, Adag, list(zip(flat[::2], flat[1::2])), self.hermitian)
+
+    def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
+        """Return the vector–Jacobian products with respect to `ρ` and to `ops`."""
+        if self.hermitian:
+            need_all = (need[0], False, *need[1:])
+            g_y, (g_A, _, *g_jumps) = lindblad_vjp(
+                True, y, ops[0], ops[0], ops[1:], g, True, need_all
+            )
+            return g_y, (g_A, *g_jumps)
+        return lindblad_vjp(False, y, ops[0], ops[1], ops[2:], g, True, need)
 
     def superop(self, t: float) -> torch.Tensor:
         """Return the Lindbladian as a matrix on column-stacked ρ, shape `(..., n², n²)`."""

@@ -28,56 +28,66 @@ def grid(
 
 
 class MapRecord(NamedTuple):
-    """One interval of the grid: `n` steps of size `(b - a) / n`, then the save of index `save`."""
+    """One step of the grid.
 
-    a: float
-    b: float
-    n: int
+    The step goes from `t` with size `h`, inside the interval of index `interval`
+    between knots of the grid, and is followed by the save of index `save` (or none).
+    """
+
+    t: float
+    h: float
+    interval: int
     save: int | None
 
     @property
     def save_indices(self) -> tuple[int, ...]:
-        """Indices of the save times inside the interval."""
+        """Indices of the save times reached by the step."""
         return () if self.save is None else (self.save,)
 
 
-def _interval(method, term, rec: MapRecord, y, cache: dict | None):
-    """Advance `y` over one interval; return the new state and the number of `prepare` calls."""
-    try:
-        return _advance(method, term, rec, y, cache)
-    except torch.linalg.LinAlgError as err:
-        raise SolverError(rec.a, f"the step map failed ({err})") from err
+def _step(method, term, rec: MapRecord, y, cache: dict):
+    """Advance `y` by one step; `cache` holds what `prepare` built, reused where the term allows.
 
-
-def _advance(method, term, rec: MapRecord, y, cache: dict | None):
-    h = (rec.b - rec.a) / rec.n
-    if term.is_constant and cache is not None:
-        key = round(h, 13)
-        fresh = key not in cache
-        if fresh:
-            cache[key] = method.prepare(term, rec.a, h)
-        prepared, nprep = cache[key], int(fresh)
+    Returns the new state and the number of `prepare` calls (0 or 1).
+    """
+    if term.is_constant:
+        key = round(rec.h, 13)
     elif term.is_piecewise_constant:
-        prepared, nprep = method.prepare(term, rec.a, h), 1
+        key = (rec.interval, round(rec.h, 13))
     else:
-        for k in range(rec.n):
-            y = method.apply(method.prepare(term, rec.a + k * h, h), y)
-        return y, rec.n
-    for _ in range(rec.n):
-        y = method.apply(prepared, y)
-    return y, nprep
+        key = None
+    try:
+        fresh = key is None or key not in cache
+        if fresh:
+            prepared = method.prepare(term, rec.t, rec.h)
+            if key is not None:
+                if not term.is_constant:  # keep only the current interval's
+                    cache.clear()
+                cache[key] = prepared
+        else:
+            prepared = cache[key]
+        return method.apply(prepared, y), int(fresh)
+    except torch.linalg.LinAlgError as err:
+        raise SolverError(rec.t, f"the step map failed ({err})") from err
+
+
+def _records(t0: float, ts: list[float], discontinuities, dt: float | None):
+    """Every step of the grid as a `MapRecord`."""
+    index = {t: i for i, t in enumerate(ts)}
+    for m, (a, b, n) in enumerate(grid(t0, ts, discontinuities, dt)):
+        h = (b - a) / n
+        for k in range(n):
+            yield MapRecord(a + k * h, h, m, index.get(b) if k == n - 1 else None)
 
 
 def map_loop(method, term, y0, tsave, t0, discontinuities, save, progress, recorder=None):
     """Integrate `y_{k+1} = M(t_k, dt) y_k` and save at `tsave` (see `AbstractStepMap`).
 
-    `recorder(record, y)`, if given, is called with every interval and the state at its
-    start, so that a gradient mode can keep checkpoints and replay intervals.
+    `recorder(record, y)`, if given, is called with every step and the state at its
+    start, so that a gradient mode can keep checkpoints and replay steps.
     """
     ts = tsave.detach().cpu().tolist()
-    index = {t: i for i, t in enumerate(ts)}
-    intervals = grid(t0, ts, discontinuities, method.dt)
-    nsteps = sum(n for _, _, n in intervals)
+    nsteps = sum(n for _, _, n in grid(t0, ts, discontinuities, method.dt))
     if nsteps > method.max_steps:
         raise SolverError(
             t0, f"the grid needs {nsteps} steps, more than `max_steps` = {method.max_steps}"
@@ -87,27 +97,26 @@ def map_loop(method, term, y0, tsave, t0, discontinuities, save, progress, recor
     nprep = 0
     y = y0
     bar = tqdm(total=ts[-1] - t0, disable=not progress, unit="t", leave=False)
-    for a, b, n in intervals:
-        rec = MapRecord(a, b, n, index.get(b))
+    for rec in _records(t0, ts, discontinuities, method.dt):
         if recorder is not None:
             recorder(rec, y)
-        y, k = _interval(method, term, rec, y, cache)
+        y, k = _step(method, term, rec, y, cache)
         nprep += k
-        bar.update(b - a)
+        bar.update(rec.h)
         if rec.save is not None:
             if not bool(torch.isfinite(y).all()):
-                raise SolverError(b, "the state is not finite")
+                raise SolverError(rec.t + rec.h, "the state is not finite")
             saved.append(save(y))
     bar.close()
     return saved, y, {"steps": nsteps, "rejected": 0, "nfev": nprep}
 
 
 def map_replay(method, term, records, y, tsave, save):
-    """Replay recorded intervals from `y`; return the save outputs inside them and the end state."""
+    """Replay recorded steps from `y`; return the save outputs inside them and the end state."""
     saved = []
     cache: dict = {}
     for rec in records:
-        y, _ = _interval(method, term, rec, y, cache)
+        y, _ = _step(method, term, rec, y, cache)
         if rec.save is not None:
             saved.append(save(y))
     return saved, y

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .controllers import PIController, initial_step, rms
 from .errors import SolverError
+from .fused import fused_step, wants_fused
 from .stages import make_stages
 
 __all__ = ["RKRecord", "rk_loop", "rk_replay"]
@@ -31,30 +32,57 @@ class _Stepper:
         self.term = term
         self.nfev = 0
         self.stages = None
+        self.inputs: list[torch.Tensor] = []  # stage inputs of the last step
+        self.dense_weights = None  # (m, S) weights of the last dense output
+        self.k_last = None  # last stage of the last step (carries autograd in fused steps)
         self.abs_y1 = None  # (y1, |y1|) of the last step, reused as |y| of the next one
 
     def f(self, t: float, y: torch.Tensor) -> torch.Tensor:
         self.nfev += 1
         return self.term.vf(t, y)
 
-    def step(self, t: float, h: float, t_lim: float, y: torch.Tensor, k0: torch.Tensor):
-        """Fill the stages of a step from `(t, y)` of size `h` and return the new state."""
+    def step(self, t: float, h: float, t_lim: float, y, k0, tq):
+        """Return `(y1, dense output at tq or None)` of a step of size `h` from `(t, y)`."""
+        if wants_fused(self.term, y, k0, tq):
+            out = fused_step(self, t, h, t_lim, y, k0, tq)
+            if out is not None:
+                return out
+        out = self.step_plain(t, h, t_lim, y, k0, tq)
+        self.k_last = self.stages.get(self.tab.stages - 1)
+        return out
+
+    def step_plain(self, t, h, t_lim, y, k0, tq, evaluate=None):
+        """The step with its operations recorded as they happen (`evaluate(s, u)`: stage `s`)."""
         tab = self.tab
         if self.stages is None:
             self.stages = make_stages(tab, k0, y)
         st = self.stages
         st.set(0, k0)
+        self.inputs = [y]
         y1 = None
+
+        def stage(s: int, u: torch.Tensor) -> torch.Tensor:
+            self.inputs.append(u)
+            if evaluate is None:
+                return self.f(min(t + (*tab.c, *tab.c_extra)[s] * h, t_lim), u)
+            self.nfev += 1
+            return evaluate(s, u)
+
         for i in range(1, tab.stages):
             yi = st.combine(y, tab.a[i], h)
-            st.set(i, self.f(min(t + tab.c[i] * h, t_lim), yi))
+            st.set(i, stage(i, yi))
             if tab.fsal and i == tab.stages - 1:
                 y1 = yi
-        return st.combine(y, tab.b, h) if y1 is None else y1
-
-    def last(self) -> torch.Tensor:
-        """The last stage of the step (the next first stage for FSAL tableaux)."""
-        return self.stages.get(self.tab.stages - 1)
+        y1 = st.combine(y, tab.b, h) if y1 is None else y1
+        if tq is None:
+            return y1, None
+        for r, row in enumerate(tab.a_extra):
+            st.set(tab.stages + r, stage(tab.stages + r, st.combine(y, row, h)))
+        P = tab.tensor("dense", tq.dtype, tq.device)  # (S, p)
+        theta = ((tq - t) / h).unsqueeze(-1)  # (m, 1)
+        powers = theta ** torch.arange(1, P.shape[1] + 1, device=tq.device, dtype=tq.dtype)
+        self.dense_weights = (powers @ P.mT) * h  # (m, S)
+        return y1, st.dense(y, self.dense_weights)
 
     @torch.no_grad()
     def error(self, h: float, y: torch.Tensor, y1: torch.Tensor, method, event_ndim: int) -> float:
@@ -71,16 +99,6 @@ class _Stepper:
             denom = torch.sqrt(e**2 + 0.01 * e3**2)
             err = abs(h) * e**2 / torch.where(denom > 0, denom, torch.ones_like(denom))
         return float(err.max())
-
-    def dense(self, t: float, h: float, y: torch.Tensor, tq: torch.Tensor, t_lim: float):
-        """Return the dense output at times `tq` (shape `(m,)`) inside the step: `(m, *y.shape)`."""
-        tab, st = self.tab, self.stages
-        for r, (row, c) in enumerate(zip(tab.a_extra, tab.c_extra)):
-            st.set(tab.stages + r, self.f(min(t + c * h, t_lim), st.combine(y, row, h)))
-        P = tab.tensor("dense", tq.dtype, tq.device)  # (S, p)
-        theta = ((tq - t) / h).unsqueeze(-1)  # (m, 1)
-        powers = theta ** torch.arange(1, P.shape[1] + 1, device=tq.device, dtype=tq.dtype)
-        return st.dense(y, (powers @ P.mT) * h)  # weights (m, S)
 
 
 class RKRecord(NamedTuple):
@@ -103,17 +121,16 @@ class RKRecord(NamedTuple):
         return range(self.lo, self.hi)
 
 
-def _saves(stepper, rec: RKRecord, y, y1, ts: list[float], tq_all, save, exact_end: bool):
+def _dense_range(rec_lo: int, hi: int, ts: list[float], t1: float, exact_end: bool) -> int:
+    """End of the save indices served by dense output (the last may be the step's end)."""
+    return hi - 1 if hi > rec_lo and exact_end and ts[hi - 1] == t1 else hi
+
+
+def _saves(rec: RKRecord, dense, y1, ts: list[float], save, exact_end: bool):
     """Return the save outputs of the save times inside the step `rec`."""
-    if rec.hi == rec.lo:
-        return []
-    h = rec.t1 - rec.t
-    hi = rec.hi - 1 if exact_end and ts[rec.hi - 1] == rec.t1 else rec.hi
-    out = []
-    if hi > rec.lo:
-        ys = stepper.dense(rec.t, h, y, tq_all[rec.lo : hi], rec.t_lim)
-        out.extend(save(ys[i]) for i in range(hi - rec.lo))
-    if hi < rec.hi:
+    mid = _dense_range(rec.lo, rec.hi, ts, rec.t1, exact_end)
+    out = [save(dense[i]) for i in range(mid - rec.lo)]
+    if mid < rec.hi:
         out.append(save(y1))
     return out
 
@@ -153,7 +170,13 @@ def rk_loop(
             raise SolverError(
                 t, f"reached `max_steps` = {method.max_steps} of {type(method).__name__}"
             )
-        y1 = stepper.step(t, t1 - t, t_lim, y, k0)
+        j = i_save
+        while j < len(ts) and ts[j] <= t1:
+            j += 1
+        mid = _dense_range(i_save, j, ts, t1, exact_end)
+        y1, dense = stepper.step(
+            t, t1 - t, t_lim, y, k0, tq_all[i_save:mid] if mid > i_save else None
+        )
         if controller is not None:
             err = stepper.error(t1 - t, y, y1, method, event_ndim)
             accepted, h = controller.update(err, t1 - t)
@@ -167,9 +190,6 @@ def rk_loop(
             if not accepted:
                 rejected += 1
                 continue
-        j = i_save
-        while j < len(ts) and ts[j] <= t1:
-            j += 1
         rec = RKRecord(
             t, t1, t_lim, i_save, j, method.tableau.fsal and not (hits and len(stops) > 1)
         )
@@ -178,14 +198,14 @@ def rk_loop(
         if j > i_save:
             if controller is None and not bool(torch.isfinite(y1).all()):
                 raise SolverError(t1, "the state is not finite")
-            saved.extend(_saves(stepper, rec, y, y1, ts, tq_all, save, exact_end))
+            saved.extend(_saves(rec, dense, y1, ts, save, exact_end))
             i_save = j
         bar.update(t1 - t)
         t, y = t1, y1
         if hits:
             stops.pop(0)
         if i_save < len(ts):
-            k0 = stepper.last() if rec.reuse else stepper.f(t, y)
+            k0 = stepper.k_last if rec.reuse else stepper.f(t, y)
         if controller is None:
             h = method.dt
     bar.close()
@@ -199,13 +219,16 @@ def rk_replay(method, term, records, y, tsave, save):
     stepper = _Stepper(method.tableau, term)
     ts = tsave.detach().cpu().tolist()
     tq_all = tsave.to(dtype=_real_dtype(y), device=y.device)
+    exact_end = not tsave.requires_grad
     saved = []
     k0 = None
     for rec in records:
         k0 = stepper.f(rec.t, y) if k0 is None else k0
-        y1 = stepper.step(rec.t, rec.t1 - rec.t, rec.t_lim, y, k0)
-        saved.extend(_saves(stepper, rec, y, y1, ts, tq_all, save, not tsave.requires_grad))
-        k0 = stepper.last() if rec.reuse else None
+        mid = _dense_range(rec.lo, rec.hi, ts, rec.t1, exact_end)
+        tq = tq_all[rec.lo : mid] if mid > rec.lo else None
+        y1, dense = stepper.step(rec.t, rec.t1 - rec.t, rec.t_lim, y, k0, tq)
+        saved.extend(_saves(rec, dense, y1, ts, save, exact_end))
+        k0 = stepper.k_last if rec.reuse else None
         y = y1
     return saved, y
 

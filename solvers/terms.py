@@ -20,13 +20,41 @@ class AbstractTerm:
     Attributes:
         is_constant: `f` does not depend on `t` (lets step maps reuse their work).
         is_piecewise_constant: `f` is constant between the caller's discontinuities.
+        has_vjp: The term implements `ops`, `apply` and `vjp` (the vector field as a
+            function of the tensors it depends on, and its own vector–Jacobian
+            product): Runge–Kutta steps then record one autograd node each, whose
+            backward pass calls `vjp` stage by stage, much cheaper than recording
+            every operation.
     """
 
     is_constant: bool = False
     is_piecewise_constant: bool = False
+    has_vjp: bool = False
 
     def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
         """Return the vector field `f(t, y)`."""
+        raise NotImplementedError
+
+    def ops(self, t: float) -> tuple[torch.Tensor, ...]:
+        """Return the tensors `f(t, ·)` depends on (with their autograd graph)."""
+        raise NotImplementedError
+
+    def apply(self, ops: tuple[torch.Tensor, ...], y: torch.Tensor) -> torch.Tensor:
+        """Return the vector field at the time where `ops = self.ops(t)` was taken."""
+        raise NotImplementedError
+
+    def vjp(
+        self,
+        ops: tuple[torch.Tensor, ...],
+        y: torch.Tensor,
+        g: torch.Tensor,
+        need: tuple[bool, ...],
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...]]:
+        """Return the vector–Jacobian products of `apply(ops, y)` with cotangent `g`.
+
+        The first is with respect to `y`; the tuple holds one per tensor of `ops`
+        (`None` where `need` is false).
+        """
         raise NotImplementedError
 
 

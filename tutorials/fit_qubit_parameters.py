@@ -34,7 +34,12 @@ def simulate(delta: torch.Tensor, gamma: torch.Tensor, gradient=None) -> torch.T
     H = delta / 2 * qd.sigmaz() + omega / 2 * qd.sigmax()
     L = torch.sqrt(gamma) * qd.sigmam()
     result = qd.mesolve(
-        H, [L], qd.basis(2, 0), tsave, exp_ops=[qd.sigmaz()], gradient=gradient,
+        H,
+        [L],
+        qd.basis(2, 0),
+        tsave,
+        exp_ops=[qd.sigmaz()],
+        gradient=gradient,
         method=qd.method.Tsit5(rtol=1e-8, atol=1e-10),
     )
     return result.expects[0].real
@@ -86,8 +91,9 @@ def fit(optimizer_cls, steps: int, **kwargs) -> tuple[torch.Tensor, list[float]]
 # iteration evaluates the loss several times); Adam needs more, cheaper steps.
 
 # %%
-theta_lbfgs, hist_lbfgs = fit(torch.optim.LBFGS, 2 if FAST else 4, lr=1, max_iter=20,
-                              line_search_fn="strong_wolfe")
+theta_lbfgs, hist_lbfgs = fit(
+    torch.optim.LBFGS, 2 if FAST else 4, lr=1, max_iter=20, line_search_fn="strong_wolfe"
+)
 theta_adam, hist_adam = fit(torch.optim.Adam, 30 if FAST else 150, lr=0.05)
 
 # %% [markdown]
