@@ -14,17 +14,9 @@ from __future__ import annotations
 
 import torch
 
+from solvers.terms import sum_to
+
 __all__ = ["lindblad_rhs", "lindblad_vjp"]
-
-
-def _sum_to(g: torch.Tensor | None, shape: torch.Size) -> torch.Tensor | None:
-    """Sum a broadcast gradient back to `shape`."""
-    if g is None or g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    g = g.sum(dim=tuple(range(lead))) if lead > 0 else g
-    dims = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
-    return g.sum(dim=dims, keepdim=True) if dims else g
 
 
 def _forward(hermitian, rho, A, Adag, jumps):
@@ -74,10 +66,10 @@ def lindblad_vjp(hermitian, rho, A, Adag, LLd, g, need_rho=True, need_ops=None):
         L, Ld = LLd[k], LLd[k + 1]
         if need_rho:
             g_rho = g_rho + L.mH @ g @ Ld.mH
-        g_jumps.append(_sum_to(g @ Ld.mH @ rho_h, L.shape) if need_ops[2 + k] else None)
-        g_jumps.append(_sum_to(rho_h @ L.mH @ g, Ld.shape) if need_ops[3 + k] else None)
-    g_Adag = _sum_to(g_Adag, Adag.shape) if g_Adag is not None else None
-    return _sum_to(g_rho, rho.shape), (_sum_to(g_A, A.shape), g_Adag, *g_jumps)
+        g_jumps.append(sum_to(g @ Ld.mH @ rho_h, L.shape) if need_ops[2 + k] else None)
+        g_jumps.append(sum_to(rho_h @ L.mH @ g, Ld.shape) if need_ops[3 + k] else None)
+    g_Adag = sum_to(g_Adag, Adag.shape) if g_Adag is not None else None
+    return sum_to(g_rho, rho.shape), (sum_to(g_A, A.shape), g_Adag, *g_jumps)
 
 
 def lindblad_rhs(

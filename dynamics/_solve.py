@@ -15,7 +15,15 @@ from .options import Options
 from .result import Result
 from .time_operators import TimeOperator, as_time_operator
 
-__all__ = ["check_common", "collect_params", "run", "to_exp_ops", "to_jump_ops", "to_tsave"]
+__all__ = [
+    "batch_of",
+    "check_common",
+    "collect_params",
+    "run",
+    "to_exp_ops",
+    "to_jump_ops",
+    "to_tsave",
+]
 
 
 def to_tsave(tsave, dtype: torch.dtype) -> torch.Tensor:
@@ -32,8 +40,9 @@ def to_tsave(tsave, dtype: torch.dtype) -> torch.Tensor:
         ) from err
 
 
-def to_jump_ops(jump_ops, n: int) -> list[TimeOperator]:
-    """Convert `jump_ops` (a list of operators or time-dependent operators) and check dimensions."""
+def to_jump_ops(jump_ops, H: TimeOperator) -> list[TimeOperator]:
+    """Convert `jump_ops` (a list of operators or time-dependent operators) like `H`."""
+    n = H.shape[-1]
     if isinstance(jump_ops, (torch.Tensor, TimeOperator)) or not isinstance(jump_ops, Sequence):
         raise TypeError(
             "Argument `jump_ops` must be a list of operators (e.g. `[a]`), but is "
@@ -46,7 +55,22 @@ def to_jump_ops(jump_ops, n: int) -> list[TimeOperator]:
                 f"Argument `jump_ops[{k}]` must have Hilbert dimension {n} like `H`, but has "
                 f"shape {tuple(L.shape)}."
             )
-    return ops
+    return [L.to(dtype=H.dtype, device=H.device) for L in ops]
+
+
+def batch_of(
+    H: TimeOperator, jump_ops=(), exp_ops: torch.Tensor | None = None, **states: torch.Tensor
+) -> torch.Size:
+    """Broadcast batch shape of `H`, the jump operators and the states (named as arguments).
+
+    The batch of `exp_ops` must broadcast with it too (it does not extend it).
+    """
+    shapes = {"H": H.shape[:-2], **{k: x.shape[:-2] for k, x in states.items()}}
+    shapes.update({f"jump_ops[{k}]": L.shape[:-2] for k, L in enumerate(jump_ops)})
+    batch = broadcast_batch(**shapes)
+    if exp_ops is not None:
+        broadcast_batch(batch=batch, exp_ops=exp_ops.shape[:-3])
+    return batch
 
 
 def to_exp_ops(exp_ops, n: int) -> torch.Tensor | None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import torch
 
 from solvers import AbstractTerm, LinearTerm
+from solvers.terms import sum_to
 
-from ._lindblad_rhs import _sum_to, lindblad_rhs, lindblad_vjp
+from ._lindblad_rhs import lindblad_rhs, lindblad_vjp
 from .time_operators import TimeOperator
 
 __all__ = [
@@ -83,7 +84,7 @@ class SchrodingerTerm(AbstractTerm):
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products of `M y`."""
         (M,) = ops
-        return _sum_to(M.mH @ g, y.shape), (_sum_to(g @ y.mH, M.shape) if need[0] else None,)
+        return sum_to(M.mH @ g, y.shape), (sum_to(g @ y.mH, M.shape) if need[0] else None,)
 
 
 class LindbladTerm(AbstractTerm):

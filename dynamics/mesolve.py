@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from solvers import AbstractGradient, AbstractMethod
 
-from ._checks import broadcast_batch, to_dm
+from ._checks import to_dm
 from ._convert import QArrayLike
 from ._solve import (
+    batch_of,
     check_common,
     collect_params,
     expect_fn,
@@ -77,16 +78,12 @@ def mesolve(
     method, options = check_common(method, gradient, options)
     H = as_time_operator(H, "H")
     n = H.shape[-1]
-    Ls = [L.to(dtype=H.dtype, device=H.device) for L in to_jump_ops(jump_ops, n)]
+    Ls = to_jump_ops(jump_ops, H)
     rho0 = to_dm(rho0, "rho0", n).to(dtype=H.dtype, device=H.device)
     E = to_exp_ops(exp_ops, n)
     E = None if E is None else E.to(dtype=H.dtype, device=H.device)
     tsave = to_tsave(tsave, H.dtype)
-    shapes = {"H": H.shape[:-2], "rho0": rho0.shape[:-2]}
-    shapes.update({f"jump_ops[{k}]": L.shape[:-2] for k, L in enumerate(Ls)})
-    batch = broadcast_batch(**shapes)
-    if E is not None:
-        broadcast_batch(batch=batch, exp_ops=E.shape[:-3])
+    batch = batch_of(H, Ls, E, rho0=rho0)
     y0, decode = dm_codec(method.term_kind, rho0.expand(*batch, n, n))
     return run(
         Lindblad(H, Ls, "mesolve", hermitian=True),

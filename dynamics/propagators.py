@@ -6,9 +6,8 @@ import torch
 
 from solvers import AbstractGradient, AbstractMethod
 
-from ._checks import broadcast_batch
 from ._convert import QArrayLike
-from ._solve import check_common, collect_params, run, to_jump_ops, to_tsave
+from ._solve import batch_of, check_common, collect_params, run, to_jump_ops, to_tsave
 from .equations import Lindblad, Schrodinger, superop_codec
 from .options import Options
 from .result import PropagatorResult
@@ -99,11 +98,9 @@ def mepropagator(
     method, options = check_common(method, gradient, options)
     H = as_time_operator(H, "H")
     n = H.shape[-1]
-    Ls = [L.to(dtype=H.dtype, device=H.device) for L in to_jump_ops(jump_ops, n)]
+    Ls = to_jump_ops(jump_ops, H)
     tsave = to_tsave(tsave, H.dtype)
-    shapes = {"H": H.shape[:-2]}
-    shapes.update({f"jump_ops[{k}]": L.shape[:-2] for k, L in enumerate(Ls)})
-    batch = broadcast_batch(**shapes)
+    batch = batch_of(H, Ls)
     eye = torch.eye(1, dtype=H.dtype, device=H.device)
     y0, decode = superop_codec(method.term_kind, batch, n, eye)
     return run(

@@ -6,9 +6,9 @@ import torch
 
 from solvers import AbstractGradient, AbstractMethod
 
-from ._checks import broadcast_batch, to_ket
+from ._checks import to_ket
 from ._convert import QArrayLike
-from ._solve import check_common, collect_params, expect_fn, run, to_exp_ops, to_tsave
+from ._solve import batch_of, check_common, collect_params, expect_fn, run, to_exp_ops, to_tsave
 from .equations import Schrodinger
 from .options import Options
 from .result import Result
@@ -68,9 +68,7 @@ def sesolve(
     E = to_exp_ops(exp_ops, n)
     E = None if E is None else E.to(dtype=H.dtype, device=H.device)
     tsave = to_tsave(tsave, H.dtype)
-    batch = broadcast_batch(H=H.shape[:-2], psi0=psi0.shape[:-2])
-    if E is not None:
-        broadcast_batch(batch=batch, exp_ops=E.shape[:-3])
+    batch = batch_of(H, (), E, psi0=psi0)
     y0 = psi0.expand(*batch, n, 1)
     return run(
         Schrodinger(H, "sesolve"),

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from .terms import sum_to
+
 __all__ = ["fused_step", "wants_fused"]
 
 
@@ -38,13 +40,20 @@ def _stage_ops(stepper, t: float, h: float, t_lim: float, nstages: int):
 
 
 def fused_step(stepper, t, h, t_lim, y, k0, tq):
-    """Run one step as one autograd node; return `(y1, dense)` and keep the last stage."""
+    """Run one step as one autograd node; return `(y1, dense)` and keep the last stage.
+
+    Without anything that requires grad the step runs plainly, on the same operators.
+    """
     tab = stepper.tab
     nstages = tab.stages + (len(tab.a_extra) if tq is not None else 0)
     distinct, index = _stage_ops(stepper, t, h, t_lim, nstages)
     flat = [x for ops in distinct for x in ops]
     if not (y.requires_grad or k0.requires_grad or any(x.requires_grad for x in flat)):
-        return None
+        out = stepper.step_plain(
+            t, h, t_lim, y, k0, tq, evaluate=lambda s, u: stepper.term.apply(distinct[index[s]], u)
+        )
+        stepper.k_last = stepper.stages.get(tab.stages - 1)
+        return out
     sizes = [len(ops) for ops in distinct]
     outs = _FusedStep.apply(stepper, (t, h, t_lim, index, sizes), tq, y, k0, *flat)
     y1, k_last = outs[0], outs[1]
@@ -69,8 +78,15 @@ class _FusedStep(torch.autograd.Function):
         y1, dense = stepper.step_plain(
             t, h, t_lim, y, k0, tq, evaluate=lambda s, u: term.apply(distinct[index[s]], u)
         )
-        ctx.stepper, ctx.geometry = stepper, geometry
-        ctx.inputs = list(stepper.inputs)
+        # Not the stepper itself: it holds this node's output (`k_last`), and the
+        # reference cycle would keep every step's graph alive.
+        ctx.tab, ctx.term, ctx.stepper_cls, ctx.geometry = (
+            stepper.tab,
+            term,
+            type(stepper),
+            geometry,
+        )
+        ctx.inputs = [u.detach() for u in stepper.inputs]  # detached: y1 is among them
         ctx.weights = stepper.dense_weights
         ctx.save_for_backward(tq, y, k0, *flat)
         k_last = stepper.stages.get(stepper.tab.stages - 1)
@@ -79,14 +95,13 @@ class _FusedStep(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_y1, g_k, g_dense=None):
         tq, y, k0, *flat = ctx.saved_tensors
-        stepper, (t, h, t_lim, index, sizes) = ctx.stepper, ctx.geometry
-        tab, term = stepper.tab, stepper.term
+        tab, term, (t, h, t_lim, index, sizes) = ctx.tab, ctx.term, ctx.geometry
         distinct = _split(flat, sizes)
         inputs = ctx.inputs
         if torch.is_grad_enabled():
             # create_graph=True: the stage inputs must carry their dependence on
             # (y, k0, ops), so recompute them with autograd recording.
-            fresh = type(stepper)(tab, term)
+            fresh = ctx.stepper_cls(tab, term)
             fresh.step_plain(
                 t, h, t_lim, y, k0, tq, evaluate=lambda s, u: term.apply(distinct[index[s]], u)
             )
@@ -126,13 +141,4 @@ class _FusedStep(torch.autograd.Function):
                     add(j, ubar * (h * a))
         k0bar = kbar[0]
         flat_grads = [g for row in gops for g in row]
-        return (None, None, None, _sum_to(ybar, y.shape), _sum_to(k0bar, k0.shape), *flat_grads)
-
-
-def _sum_to(g, shape):
-    if g is None or g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    g = g.sum(dim=tuple(range(lead))) if lead > 0 else g
-    dims = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
-    return g.sum(dim=dims, keepdim=True) if dims else g
+        return (None, None, None, sum_to(ybar, y.shape), sum_to(k0bar, k0.shape), *flat_grads)

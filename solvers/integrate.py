@@ -184,7 +184,7 @@ def integrate(
         tsave,
         t0,
         tuple(float(d) for d in discontinuities),
-        save or _identity,
+        _identity if save is None else _checked(save),
         event_ndim,
         params,
         progress,

@@ -23,6 +23,8 @@ from .stages import make_stages
 
 __all__ = ["RKRecord", "rk_loop", "rk_replay"]
 
+_MAX_NONFINITE = 24  # steps rejected for a non-finite state before giving up
+
 
 class _Stepper:
     """One Runge–Kutta step of a tableau on a term, with its stages in a store."""
@@ -44,9 +46,7 @@ class _Stepper:
     def step(self, t: float, h: float, t_lim: float, y, k0, tq):
         """Return `(y1, dense output at tq or None)` of a step of size `h` from `(t, y)`."""
         if wants_fused(self.term, y, k0, tq):
-            out = fused_step(self, t, h, t_lim, y, k0, tq)
-            if out is not None:
-                return out
+            return fused_step(self, t, h, t_lim, y, k0, tq)
         out = self.step_plain(t, h, t_lim, y, k0, tq)
         self.k_last = self.stages.get(self.tab.stages - 1)
         return out
@@ -158,7 +158,7 @@ def rk_loop(
     h = method.dt
     if controller is not None and i_save < len(ts):
         h = initial_step(stepper, method, t, y, k0, stops[0], event_ndim)
-    steps = rejected = 0
+    steps = rejected = nonfinite = 0
     bar = tqdm(total=tend - t0, disable=not progress, unit="t", leave=False)
     while i_save < len(ts):
         t_stop = stops[0]
@@ -180,7 +180,8 @@ def rk_loop(
         if controller is not None:
             err = stepper.error(t1 - t, y, y1, method, event_ndim)
             accepted, h = controller.update(err, t1 - t)
-            if not h >= 16 * math.ulp(max(1.0, abs(t))):  # also catches NaN
+            nonfinite += not math.isfinite(err)
+            if nonfinite > _MAX_NONFINITE or not h >= 16 * math.ulp(max(1.0, abs(t))):
                 cause = (
                     "the state is not finite"
                     if not math.isfinite(err)

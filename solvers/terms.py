@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["AbstractTerm", "LinearTerm", "ODETerm"]
+__all__ = ["AbstractTerm", "LinearTerm", "ODETerm", "sum_to"]
 
 
 class AbstractTerm:
@@ -116,3 +116,13 @@ class LinearTerm(AbstractTerm):
     def generator(self, t: float) -> torch.Tensor:
         """Return the generator `G(t)`."""
         return self.G(t)
+
+
+def sum_to(g: torch.Tensor | None, shape: torch.Size) -> torch.Tensor | None:
+    """Sum a gradient of a broadcast result back to the `shape` of the input (for `vjp`)."""
+    if g is None or g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    g = g.sum(dim=tuple(range(lead))) if lead > 0 else g
+    dims = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    return g.sum(dim=dims, keepdim=True) if dims else g

@@ -122,10 +122,10 @@ print(f"standard errors: Δ ± {stderr[0]:.4f}, γ ± {stderr[1]:.4f}")
 # resolution the noise allows.
 
 # %%
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
 ax1.plot(tsave, data, ".", label="data")

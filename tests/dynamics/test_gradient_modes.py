@@ -199,14 +199,14 @@ TSAVE = torch.tensor([0.0, 0.2, 0.5], dtype=F64)
 DT = 0.25
 INPUTS = {  # the leaf tensors each solve function depends on
     "sesolve": ("H0", "values", "frequency", "c", "psi0", "E"),
-    "mesolve": ("H0", "values", "frequency", "c", "L", "psi0"),
+    "mesolve": ("H0", "values", "frequency", "c", "L", "psi0", "E"),
     "sepropagator": ("H0", "values", "frequency", "c"),
     "mepropagator": ("H0", "values", "frequency", "c", "L"),
 }
 
 
 def random_inputs(n: int, seed: int = 0, batch: tuple[int, ...] = ()) -> dict:
-    """Leaf tensors of a random n-level problem (`values` and `psi0` with batch shape `batch`).
+    """Leaf tensors of a random n-level problem (`values`, `psi0`, `L` with batch shape `batch`).
 
     `H0` Hermitian, `L` and `L2` jump operators, pwc `values` on the slices `TIMES`, the
     modulation frequency `frequency` (an `nn.Parameter` of a `Cosine` module), a closure
@@ -214,8 +214,8 @@ def random_inputs(n: int, seed: int = 0, batch: tuple[int, ...] = ()) -> dict:
     """
     g = torch.Generator().manual_seed(seed)
 
-    def cmat(scale: float) -> torch.Tensor:
-        return scale * torch.randn(n, n, dtype=C128, generator=g) / n**0.5
+    def cmat(scale: float, batch: tuple[int, ...] = ()) -> torch.Tensor:
+        return scale * torch.randn(*batch, n, n, dtype=C128, generator=g) / n**0.5
 
     H0 = cmat(1.0)
     psi0 = torch.randn(*batch, n, 1, dtype=C128, generator=g)
@@ -224,7 +224,7 @@ def random_inputs(n: int, seed: int = 0, batch: tuple[int, ...] = ()) -> dict:
         "values": torch.randn(*batch, len(TIMES) - 1, dtype=F64, generator=g),
         "frequency": torch.nn.Parameter(torch.tensor(1.7, dtype=F64)),
         "c": torch.tensor(0.8, dtype=F64),
-        "L": cmat(0.6),
+        "L": cmat(0.6, batch),
         "L2": cmat(0.5),
         "psi0": psi0 / torch.linalg.vector_norm(psi0, dim=-2, keepdim=True),
         "E": cmat(1.0),
@@ -333,7 +333,7 @@ BATCH = 2
 @methods
 @matrix
 def test_batched_gradients_equal_per_element(solver, method_cls, gradient_cls):
-    """A batch of pulses (and of initial states) differentiates like the loop of single calls.
+    """A batch of pulses, initial states and jump operators differentiates like a loop.
 
     Per-element tensors get the per-element gradients, shared ones their sum. Fixed steps:
     every element sees the same steps alone or in the batch, so they agree to round-off
@@ -355,7 +355,7 @@ def test_batched_gradients_equal_per_element(solver, method_cls, gradient_cls):
     got = torch.autograd.grad(loss(random_solve(solver, x, method, gradient)), leaves)
     total = 0.0
     for b in range(BATCH):
-        xb = {**x, "values": x["values"][b], "psi0": x["psi0"][b]}
+        xb = {**x, "values": x["values"][b], "psi0": x["psi0"][b], "L": x["L"][b]}
         outs = random_solve(solver, xb, method, gradient)
         # the batch loss is the sum over the elements of the same weights, element-wise
         total = total + sum(real_part_loss_row(o, k, b) for k, o in enumerate(outs))
@@ -441,3 +441,69 @@ def test_hessian_vector_product(method_cls):
 
     want = torch.autograd.functional.hessian(exact, theta.detach()) @ v
     assert _rel_err([hv], [want]) <= grad_tol(case), (hv, want)
+
+
+SECOND_ORDER_BUG = (
+    "BUG (replaying modes): second derivatives are silently wrong. `_ReplayFunction."
+    "backward` returns gradients computed by `torch.autograd.grad` without `create_graph`, "
+    "and the Function is not marked `once_differentiable`, so with `create_graph=True` the "
+    "solver's part of the gradient is a constant: the Hessian–vector product of "
+    "`P_e(T) + |θ|²/2` comes out as `v` (the regulariser's) instead of `(∇²P_e + I) v`. "
+    "Expected: Direct's value, or an explicit error (e.g. `once_differentiable`)."
+)
+
+
+@pytest.mark.xfail(strict=True, reason=SECOND_ORDER_BUG)
+@pytest.mark.parametrize("gradient_cls", REPLAYING, ids=_ids(REPLAYING))
+def test_second_derivatives_of_replaying_modes_are_right_or_refused(gradient_cls):
+    """Second derivatives need Direct; another mode must not return a wrong one silently."""
+    v = torch.tensor([0.3, -1.1], dtype=F64)
+
+    def hvp(gradient):
+        rabi = Rabi()
+        theta = torch.stack(list(rabi.params.values())).detach().requires_grad_()
+        tsave = torch.tensor([0.0, 1.0, 2.0], dtype=F64)
+        H = rabi.H(dict(zip(rabi.params, theta)))
+        method = qd.method.Tsit5(rtol=1e-10, atol=1e-12)
+        res = qd.sesolve(
+            H, rabi.psi0(), tsave, exp_ops=[qd.sigmaz()], method=method, gradient=gradient
+        )
+        loss = (1 + res.expects[0, -1].real) / 2 + (theta**2).sum() / 2
+        (g,) = torch.autograd.grad(loss, theta, create_graph=True)
+        return torch.autograd.grad(g @ v, theta)[0]
+
+    want = hvp(Direct())
+    try:
+        got = hvp(make_gradient(gradient_cls))
+    except (RuntimeError, ValueError):
+        return  # refused explicitly: acceptable
+    assert _rel_err([got], [want]) <= 1e-8, (got, want)
+
+
+PWC_TIMES_BUG = (
+    "BUG qd.pwc silently detaches `times` (`time_operators._check_times` calls "
+    "`times.detach()`), so a pulse whose slice times depend on a tensor loses that "
+    "dependence: for a pulse of duration T (times = T·u), d⟨σz⟩(T)/dT keeps only the "
+    "final-time term −sin θ · Ω_last (the last slice seen from the left: −1.799) instead of "
+    "−sin θ · Σ_k Ω_k Δu_k (−1.070). Expected: the derivative, or a clear error that "
+    "`times` cannot be differentiated."
+)
+
+
+@pytest.mark.xfail(strict=True, reason=PWC_TIMES_BUG)
+def test_gradient_wrt_pwc_pulse_duration():
+    """d⟨σz⟩(T)/dT for `H = pwc(T·u, Ω, σx/2)` from |0⟩: ⟨σz⟩ = cos θ, θ = T Σ_k Ω_k Δu_k."""
+    u = torch.tensor([0.0, 0.3, 0.55, 1.0], dtype=F64)
+    omega = torch.tensor([1.3, -0.4, 2.0], dtype=F64)
+    T = torch.tensor(1.7, dtype=F64, requires_grad=True)
+    tsave = torch.stack([torch.zeros_like(T), T])
+    method = qd.method.Tsit5(rtol=1e-10, atol=1e-12)
+    try:
+        H = qd.pwc(T * u, omega, qd.sigmax() / 2)
+        res = qd.sesolve(H, qd.basis(2, 0), tsave, exp_ops=[qd.sigmaz()], method=method)
+    except ValueError:
+        return  # refused explicitly: acceptable
+    (got,) = torch.autograd.grad(res.expects[0, -1].real, T)
+    rate = (omega * u.diff()).sum()  # dθ/dT
+    want = -torch.sin(T.detach() * rate) * rate
+    assert abs(float(got - want)) <= 1e-7, (got, want)

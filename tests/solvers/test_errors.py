@@ -326,13 +326,6 @@ def test_y0_must_be_a_floating_tensor(methods, rk_cls, y0):
         integrate(decay_term(), methods.accurate(rk_cls), y0, TS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG integrate: the check is written (`solvers.integrate._checked`) but never "
-    "applied: `integrate` passes `save or _identity` unwrapped, so a `save` returning a "
-    "tensor is not caught and `stack` silently transposes the saves (3 tensors of shape "
-    "(2,) for a state of shape (3,)).",
-)
 def test_save_must_return_a_tuple(methods, rk_cls):
     with pytest.raises(TypeError, match="`save`"):
         integrate(
