@@ -386,6 +386,13 @@ def _check_callable(f: object) -> None:
 
 def _check_times(times: QArrayLike, like: torch.Tensor) -> torch.Tensor:
     if isinstance(times, torch.Tensor):
+        if times.requires_grad and torch.is_grad_enabled():
+            raise ValueError(
+                "Argument `times` of pwc cannot require grad: slice boundaries are where the "
+                "solver stops, not differentiable inputs. To differentiate a pulse duration T, "
+                "rescale time (e.g. put T in the amplitudes, H → T·H on [0, 1]) or use "
+                "`qd.modulated`."
+            )
         times = times.detach()
     times = torch.as_tensor(times, dtype=get_rdtype(like.dtype), device=like.device)
     if times.ndim != 1 or times.shape[0] < 2:

@@ -17,6 +17,10 @@ import torch
 import dynamics as qd
 from dynamics import _config
 
+# The tests use small matrices, for which intra-op threads only add overhead (and, on a
+# loaded 2-core machine, contention that made some products a thousand times slower).
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed_and_defaults():

@@ -11,7 +11,8 @@
 # with Gaussian noise of standard deviation $\sigma = 0.02$.
 #
 # **API.** `qd.mesolve`, `qd.gradient.Adjoint`, `torch.optim.LBFGS` and
-# `torch.optim.Adam`, and `torch.func.jacrev` for the uncertainty of the fit.
+# `torch.optim.Adam`, and `torch.autograd.functional.jacobian` for the uncertainty of
+# the fit.
 
 # %%
 import os
@@ -100,12 +101,12 @@ theta_adam, hist_adam = fit(torch.optim.Adam, 30 if FAST else 150, lr=0.05)
 # ## Uncertainty of the fit
 #
 # Near the minimum the covariance of the estimate is $\sigma^2 (J^\top J)^{-1}$, with
-# $J$ the Jacobian of the model with respect to $(\Delta, \gamma)$: `torch.func.jacrev`
-# computes it through the solver.
+# $J$ the Jacobian of the model with respect to $(\Delta, \gamma)$:
+# `torch.autograd.functional.jacobian` computes it through the solver.
 
 # %%
-J = torch.func.jacrev(lambda p: simulate(p[0], p[1]))(
-    torch.tensor([theta_lbfgs[0], theta_lbfgs[1].exp()])
+J = torch.autograd.functional.jacobian(
+    lambda p: simulate(p[0], p[1]), torch.stack([theta_lbfgs[0], theta_lbfgs[1].exp()])
 )
 stderr = (sigma**2 * torch.linalg.inv(J.T @ J)).diagonal().sqrt()
 

@@ -47,6 +47,8 @@ class Checkpointed(AbstractReplayGradient):
             return False
         if len(segments) < self.ncheckpoints:
             return True
+        if self.ncheckpoints == 1:
+            return False
         kept = segments[::2]
         for a, b in itertools.pairwise(kept):
             a.hi = b.lo

@@ -51,7 +51,7 @@ class AbstractReplayGradient(AbstractGradient):
             raise ValueError(
                 f"Gradients with respect to `tsave` need `gradient=Direct()`, not {self!r}."
             )
-        params = tuple(p for p in problem.params if p.requires_grad)
+        params = independent(p for p in problem.params if p.requires_grad)
         stats: dict = {}
         out = _ReplayFunction.apply(self, problem, stats, problem.y0, *params)
         return tuple(out[:-1]), out[-1], stats
@@ -123,6 +123,44 @@ def _accumulate(total: list[torch.Tensor], grads) -> None:
             total[i] = total[i] + g
 
 
+def independent(params) -> tuple[torch.Tensor, ...]:
+    """The tensors of `params` (once each) that have no other one among their ancestors.
+
+    The replaying backward pass differentiates with respect to these tensors through
+    the whole graph, including the graph that built the others from them; returning
+    a gradient for a descendant too would count that path twice.
+    """
+    unique = list({id(p): p for p in params}.values())
+    nodes = {}
+    for p in unique:
+        node = p.grad_fn if p.grad_fn is not None else _accumulator(p)
+        if node is not None:
+            nodes[node] = p
+    return tuple(p for p in unique if not _has_ancestor_in(p, nodes))
+
+
+def _accumulator(p: torch.Tensor):
+    """The AccumulateGrad node of a leaf (what the graph of its descendants points to)."""
+    return p.view_as(p).grad_fn.next_functions[0][0] if p.requires_grad else None
+
+
+def _has_ancestor_in(p: torch.Tensor, nodes: dict, limit: int = 100_000) -> bool:
+    start = p.grad_fn
+    if start is None:
+        return False
+    seen, stack = {start}, [start]
+    while stack and len(seen) < limit:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None or nxt in seen:
+                continue
+            if nxt in nodes and nodes[nxt] is not p:
+                return True
+            seen.add(nxt)
+            stack.append(nxt)
+    return False
+
+
 class _ReplayFunction(torch.autograd.Function):
     """`(y0, *params) ↦ (*saved outputs, y_final)` with a replaying backward pass."""
 
@@ -139,6 +177,10 @@ class _ReplayFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                f"Second derivatives (create_graph=True) need gradient=Direct(), not {ctx.mode!r}."
+            )
         (y_final,) = ctx.saved_tensors
         grads_out, g_final = grads[: ctx.nout], grads[ctx.nout]
         lam, pgrads = ctx.mode._backward(
