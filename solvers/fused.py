@@ -110,14 +110,18 @@ class _FusedStep(torch.autograd.Function):
         nstages = len(inputs)
         kbar = [None] * nstages
 
-        def add(i, x):
-            kbar[i] = x if kbar[i] is None else kbar[i] + x
+        def add(i, x, alpha=1.0):  # kbar[i] += alpha * x, one operation
+            kbar[i] = (
+                (x if alpha == 1.0 else x * alpha)
+                if kbar[i] is None
+                else kbar[i].add(x, alpha=alpha)
+            )
 
         ybar = torch.zeros_like(y) if g_y1 is None else g_y1.clone()
         if g_y1 is not None:
             for s, b in enumerate(tab.b):
                 if b != 0.0:
-                    add(s, g_y1 * (h * b))
+                    add(s, g_y1, h * b)
         if g_k is not None:
             add(tab.stages - 1, g_k)
         if g_dense is not None:
@@ -135,10 +139,10 @@ class _FusedStep(torch.autograd.Function):
             for i, gi in enumerate(g):
                 if gi is not None:
                     gops[d][i] = gi if gops[d][i] is None else gops[d][i] + gi
-            ybar = ybar + ubar
+            ybar = ybar.add(ubar)
             for j, a in enumerate(rows[s]):
                 if a != 0.0:
-                    add(j, ubar * (h * a))
+                    add(j, ubar, h * a)
         k0bar = kbar[0]
         flat_grads = [g for row in gops for g in row]
         return (None, None, None, sum_to(ybar, y.shape), sum_to(k0bar, k0.shape), *flat_grads)
