@@ -20,7 +20,7 @@ from .terms import sum_to
 __all__ = ["fused_step", "wants_fused"]
 
 
-def wants_fused(term, y: torch.Tensor, k0: torch.Tensor, tq: torch.Tensor | None) -> bool:
+def wants_fused(term, tq: torch.Tensor | None) -> bool:
     """Whether a step should be one autograd node (see module doc)."""
     return term.has_vjp and torch.is_grad_enabled() and (tq is None or not tq.requires_grad)
 

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .controllers import PIController, initial_step, rms
 from .errors import SolverError
 from .fused import fused_step, wants_fused
-from .stages import make_stages
+from .stages import ListStages
 
 __all__ = ["RKRecord", "rk_loop", "rk_replay"]
 
@@ -45,7 +45,7 @@ class _Stepper:
 
     def step(self, t: float, h: float, t_lim: float, y, k0, tq):
         """Return `(y1, dense output at tq or None)` of a step of size `h` from `(t, y)`."""
-        if wants_fused(self.term, y, k0, tq):
+        if wants_fused(self.term, tq):
             return fused_step(self, t, h, t_lim, y, k0, tq)
         out = self.step_plain(t, h, t_lim, y, k0, tq)
         self.k_last = self.stages.get(self.tab.stages - 1)
@@ -55,7 +55,7 @@ class _Stepper:
         """The step with its operations recorded as they happen (`evaluate(s, u)`: stage `s`)."""
         tab = self.tab
         if self.stages is None:
-            self.stages = make_stages(tab, k0, y)
+            self.stages = ListStages(tab)
         st = self.stages
         st.set(0, k0)
         self.inputs = [y]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["ListStages", "make_stages"]
+__all__ = ["ListStages"]
 
 
 class ListStages:
@@ -41,8 +41,3 @@ class ListStages:
         """Return `y + Σ_s w[:, s] k_s`, shape `(m, *y.shape)`."""
         K = torch.stack(self.ks[: w.shape[1]])
         return y + torch.tensordot(w.to(K.dtype), K, dims=([1], [0]))
-
-
-def make_stages(tableau, k0: torch.Tensor, y0: torch.Tensor) -> ListStages:
-    """Return the store for the stages of a step."""
-    return ListStages(tableau)
