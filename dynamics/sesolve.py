@@ -58,8 +58,8 @@ def sesolve(
         >>> import torch, dynamics as qd
         >>> tsave = torch.linspace(0, torch.pi, 3)
         >>> res = qd.sesolve(qd.sigmax() / 2, qd.basis(2, 0), tsave, exp_ops=[qd.sigmaz()])
-        >>> res.expects.real.round(decimals=4)
-        tensor([[ 1.0000,  0.0000, -1.0000]], dtype=torch.float64)
+        >>> [round(x, 4) + 0.0 for x in res.expects[0].real.tolist()]  # ⟨σz⟩ = cos t
+        [1.0, 0.0, -1.0]
     """
     method, options = check_common(method, gradient, options)
     H = as_time_operator(H, "H")
