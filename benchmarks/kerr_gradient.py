@@ -6,7 +6,7 @@ runs in its own process (peak memory is that process's maximum resident set size
 and is reported as a ratio to the forward pass without gradient of the same
 configuration: adaptive Tsit5 (rtol 1e-6, atol 1e-8) and fixed steps (1,000, 3,000,
 10,000 Dopri8 steps). In the same run: torchdiffeq's `odeint_adjoint` on the same right-hand side
-(if installed, with a time limit) and dynamiqs (if installed). Gradients are checked
+(if installed, with a time limit; dynamiqs is not wired in yet). Gradients are checked
 against central finite differences of the same discretisation.
 
     python benchmarks/kerr_gradient.py            # the full table

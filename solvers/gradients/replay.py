@@ -41,7 +41,7 @@ class AbstractReplayGradient(AbstractGradient):
         """Whether step `index` starts a new segment (`segments` is never empty)."""
         raise NotImplementedError
 
-    def segment_vjp(self, problem, records, y_start, lam, cotangents, inputs):
+    def segment_vjp(self, problem, records, y_start, lam, cotangents, params):
         """Return `(λ at the segment start, parameter gradients)` of one segment."""
         raise NotImplementedError
 
