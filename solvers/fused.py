@@ -39,7 +39,7 @@ def _stage_ops(stepper, t: float, h: float, t_lim: float, nstages: int):
     return distinct, index
 
 
-def fused_step(stepper, t, h, t_lim, y, k0, tq):
+def fused_step(stepper, t, h, t_lim, y, k0, tq, known=None):
     """Run one step as one autograd node; return `(y1, dense)` and keep the last stage.
 
     Without anything that requires grad the step runs plainly, on the same operators.
@@ -48,14 +48,16 @@ def fused_step(stepper, t, h, t_lim, y, k0, tq):
     nstages = tab.stages + (len(tab.a_extra) if tq is not None else 0)
     distinct, index = _stage_ops(stepper, t, h, t_lim, nstages)
     flat = [x for ops in distinct for x in ops]
+    if known is not None:
+        evaluate = lambda s, u: known[s]  # noqa: E731
+    else:
+        evaluate = lambda s, u: stepper.term.apply(distinct[index[s]], u)  # noqa: E731
     if not (y.requires_grad or k0.requires_grad or any(x.requires_grad for x in flat)):
-        out = stepper.step_plain(
-            t, h, t_lim, y, k0, tq, evaluate=lambda s, u: stepper.term.apply(distinct[index[s]], u)
-        )
+        out = stepper.step_plain(t, h, t_lim, y, k0, tq, evaluate=evaluate)
         stepper.k_last = stepper.stages.get(tab.stages - 1)
         return out
     sizes = [len(ops) for ops in distinct]
-    outs = _FusedStep.apply(stepper, (t, h, t_lim, index, sizes), tq, y, k0, *flat)
+    outs = _FusedStep.apply(stepper, (t, h, t_lim, index, sizes), evaluate, tq, y, k0, *flat)
     y1, k_last = outs[0], outs[1]
     stepper.k_last = k_last
     return y1, (outs[2] if tq is not None else None)
@@ -71,13 +73,10 @@ def _split(flat, sizes):
 
 class _FusedStep(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, stepper, geometry, tq, y, k0, *flat):
-        t, h, t_lim, index, sizes = geometry
-        distinct = _split(flat, sizes)
+    def forward(ctx, stepper, geometry, evaluate, tq, y, k0, *flat):
+        t, h, t_lim = geometry[:3]
         term = stepper.term
-        y1, dense = stepper.step_plain(
-            t, h, t_lim, y, k0, tq, evaluate=lambda s, u: term.apply(distinct[index[s]], u)
-        )
+        y1, dense = stepper.step_plain(t, h, t_lim, y, k0, tq, evaluate=evaluate)
         # Not the stepper itself: it holds this node's output (`k_last`), and the
         # reference cycle would keep every step's graph alive.
         ctx.tab, ctx.term, ctx.stepper_cls, ctx.geometry = (
@@ -145,4 +144,4 @@ class _FusedStep(torch.autograd.Function):
                     add(j, ubar, h * a)
         k0bar = kbar[0]
         flat_grads = [g for row in gops for g in row]
-        return (None, None, None, sum_to(ybar, y.shape), sum_to(k0bar, k0.shape), *flat_grads)
+        return (None, None, None, None, sum_to(ybar, y.shape), sum_to(k0bar, k0.shape), *flat_grads)

@@ -43,11 +43,17 @@ class _Stepper:
         self.nfev += 1
         return self.term.vf(t, y)
 
-    def step(self, t: float, h: float, t_lim: float, y, k0, tq):
-        """Return `(y1, dense output at tq or None)` of a step of size `h` from `(t, y)`."""
+    def step(self, t: float, h: float, t_lim: float, y, k0, tq, known=None):
+        """Return `(y1, dense output at tq or None)` of a step of size `h` from `(t, y)`.
+
+        `known`: the stage values, if an earlier pass computed them; a fused step (or one
+        without autograd) uses them instead of evaluating the term again.
+        """
         if wants_fused(self.term, tq):
-            return fused_step(self, t, h, t_lim, y, k0, tq)
-        out = self.step_plain(t, h, t_lim, y, k0, tq)
+            return fused_step(self, t, h, t_lim, y, k0, tq, known)
+        # A recorded step must evaluate its stages for autograd to see them.
+        reuse = known is not None and not torch.is_grad_enabled()
+        out = self.step_plain(t, h, t_lim, y, k0, tq, (lambda s, u: known[s]) if reuse else None)
         self.k_last = self.stages.get(self.tab.stages - 1)
         return out
 
@@ -215,8 +221,13 @@ def rk_loop(
     return saved, y, {"steps": steps - rejected, "rejected": rejected, "nfev": stepper.nfev}
 
 
-def rk_replay(method, term, records, y, tsave, save):
-    """Replay recorded steps from `y`; return the save outputs inside them and the end state."""
+def rk_replay(method, term, records, y, tsave, save, stages: dict | None = None):
+    """Replay recorded steps from `y`; return the save outputs inside them and the end state.
+
+    `stages`, if given, maps records to their stage values: a record found there is
+    replayed from them without evaluating the term (its stage inputs are recombined);
+    the others are evaluated and their stage values stored in it.
+    """
     stepper = _Stepper(method.tableau, term)
     ts = tsave.detach().cpu().tolist()
     tq_all = tsave.to(dtype=_real_dtype(y), device=y.device)
@@ -227,7 +238,10 @@ def rk_replay(method, term, records, y, tsave, save):
         k0 = stepper.f(rec.t, y) if k0 is None else k0
         mid = _dense_range(rec.lo, rec.hi, ts, rec.t1, exact_end)
         tq = tq_all[rec.lo : mid] if mid > rec.lo else None
-        y1, dense = stepper.step(rec.t, rec.t1 - rec.t, rec.t_lim, y, k0, tq)
+        known = None if stages is None else stages.get(rec)
+        y1, dense = stepper.step(rec.t, rec.t1 - rec.t, rec.t_lim, y, k0, tq, known)
+        if stages is not None and known is None:
+            stages[rec] = list(stepper.stages.ks)
         saved.extend(_saves(rec, dense, y1, ts, save, exact_end))
         k0 = stepper.k_last if rec.reuse else None
         y = y1

@@ -30,9 +30,10 @@ class Adjoint(AbstractReplayGradient):
     Nothing is integrated backwards in time in the forward variable (that is
     unstable for dissipative dynamics): the forward pass stores the state every
     `segment_steps` steps, and the backward pass recomputes each segment's states
-    forwards before stepping the adjoint through it. Peak memory holds those states
-    and the graph of a single step, never the graph of every step. Time: about two
-    forward passes more than `Direct`. Gradients equal those of `Direct` (the
+    forwards (keeping their stage values, so that the step replayed with autograd
+    does not evaluate the term again) before stepping the adjoint through it. Peak
+    memory holds one segment's states and stage values and the graph of a single
+    step, never the graph of every step. Gradients equal those of `Direct` (the
     discrete adjoint of the same steps).
 
     Args:
@@ -59,17 +60,18 @@ class Adjoint(AbstractReplayGradient):
     def segment_vjp(self, problem, records, y_start, lam, cotangents, params):
         """Recompute the segment's states, then step the adjoint back through each step."""
         method, term, tsave, save = problem.method, problem.term, problem.tsave, problem.save
+        stages: dict = {}  # the stage values of each step, computed once
         with torch.no_grad():
             states = [y_start]
             for rec in records[:-1]:
-                states.append(method.replay(term, [rec], states[-1], tsave, _nothing)[1])
+                states.append(method.replay(term, [rec], states[-1], tsave, _nothing, stages)[1])
         total = [torch.zeros_like(p) for p in params]
         k = len(cotangents)
         for rec, y in zip(reversed(records), reversed(states)):
             n = len(rec.save_indices)
             cot, k = cotangents[k - n : k], k - n
             lam, grads = vjp(
-                lambda y, rec=rec: method.replay(term, [rec], y, tsave, save),
+                lambda y, rec=rec: method.replay(term, [rec], y, tsave, save, stages),
                 problem,
                 y,
                 lam,

@@ -80,8 +80,14 @@ class AbstractMethod:
         y: torch.Tensor,
         tsave: torch.Tensor,
         save: SaveFn,
+        stages: dict | None = None,
     ) -> tuple[list[tuple[torch.Tensor, ...]], torch.Tensor]:
-        """Run recorded steps again from `y`: the save outputs inside them and the end state."""
+        """Run recorded steps again from `y`: the save outputs inside them and the end state.
+
+        `stages`, where the method supports it, caches what a step computed, so that a
+        second replay of the same step (with autograd, after one without) skips the
+        evaluations of the term; methods may ignore it.
+        """
         raise NotImplementedError
 
 
@@ -111,6 +117,6 @@ class AbstractStepMap(AbstractMethod):
         """Integrate with the step-map loop."""
         return map_loop(self, term, y0, tsave, t0, discontinuities, save, progress, recorder)
 
-    def replay(self, term, records, y, tsave, save):
-        """Replay recorded intervals of the step-map loop."""
+    def replay(self, term, records, y, tsave, save, stages=None):
+        """Replay recorded intervals of the step-map loop (`stages` is not used)."""
         return map_replay(self, term, records, y, tsave, save)

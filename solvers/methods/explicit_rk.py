@@ -36,9 +36,9 @@ class AbstractRungeKutta(AbstractMethod):
             self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress, recorder
         )
 
-    def replay(self, term, records, y, tsave, save):
+    def replay(self, term, records, y, tsave, save, stages=None):
         """Replay recorded steps of the Runge–Kutta loop."""
-        return rk_replay(self, term, records, y, tsave, save)
+        return rk_replay(self, term, records, y, tsave, save, stages)
 
 
 @dataclass(frozen=True, kw_only=True)
