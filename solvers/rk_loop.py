@@ -160,6 +160,12 @@ def rk_loop(
     i_save = len(saved)
     t, y = t0, y0
     k0 = stepper.f(t, y) if i_save < len(ts) else None
+    if k0 is not None and saved and tsave.requires_grad:
+        # The integration starts at tsave[0]: moving it moves the start. The state
+        # integrated is y0 + (t0 - tsave[0]) f(t0, y0), equal to y0 but with the
+        # derivative -f(t0, y0) with respect to tsave[0] (first order, exact).
+        y = y0 + (t0 - tq_all[0]) * k0
+        k0 = stepper.f(t, y)
     controller = PIController(method) if method.adaptive else None
     h = method.dt
     if controller is not None and i_save < len(ts):

@@ -230,14 +230,6 @@ def test_step_maps_refuse_tsave_gradient_before_integrating(methods, step_map_cl
     assert calls == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Known limitation: with the default t0 = tsave[0], the initial time is a "
-    "constant (a Python float), so d y(T)/d tsave[0] is 0 instead of -Φ(T, t0) f(t0, y0) "
-    "(= k y(T) for y' = -k y); the derivative with respect to T is right. Pass `t0` "
-    "explicitly below tsave[0] when differentiating the first save time.",
-)
 def test_gradient_wrt_first_save_time_moves_the_start(methods, method_cls):
     method = methods.accurate(method_cls)
     if not method.tsave_gradient:
