@@ -134,12 +134,16 @@ def run(
     method: AbstractMethod,
     gradient: AbstractGradient | None,
     options: Options,
-    decode: Callable[[torch.Tensor], torch.Tensor],
+    decode: Callable[[torch.Tensor], torch.Tensor] | None = None,
     expect: Callable[[torch.Tensor], torch.Tensor] | None,
     params: list[torch.Tensor],
     result_cls: type[Result] = Result,
 ) -> Result:
-    """Integrate `equation` from the encoded state `y0` and build the result."""
+    """Integrate `equation` from the encoded state `y0` and build the result.
+
+    `decode` maps the engine's state back to the physical one (default: as is).
+    """
+    decode = decode if decode is not None else _as_is
     if method.term_kind not in equation.kinds:
         raise ValueError(
             f"Argument `method`: {type(method).__name__} does not apply to "
@@ -179,3 +183,7 @@ def run(
         method=method,
         gradient=gradient,
     )
+
+
+def _as_is(y: torch.Tensor) -> torch.Tensor:
+    return y

@@ -56,7 +56,6 @@ def sepropagator(
         method=method,
         gradient=gradient,
         options=options,
-        decode=lambda y: y,
         expect=None,
         params=collect_params(H, tsave),
         result_cls=PropagatorResult,

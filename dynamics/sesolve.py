@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from solvers import AbstractGradient, AbstractMethod
 
 from ._checks import to_ket
@@ -77,11 +75,6 @@ def sesolve(
         method=method,
         gradient=gradient,
         options=options,
-        decode=_identity,
         expect=None if E is None else expect_fn(E, ket=True),
         params=collect_params(H, psi0, E, tsave),
     )
-
-
-def _identity(y: torch.Tensor) -> torch.Tensor:
-    return y
