@@ -2,7 +2,7 @@
 
 from solvers import SolverError
 
-from . import gradient, method, plot
+from . import control, gradient, method, plot
 from ._config import set_device, set_precision
 from ._convert import to_qutip, to_tensor
 from .linalg import dag, entropy_vn, expect, fidelity, norm, ptrace, purity, tensor, trace, unit
@@ -57,6 +57,7 @@ __all__ = [
     "coherent",
     "coherent_dm",
     "constant",
+    "control",
     "create",
     "dag",
     "destroy",

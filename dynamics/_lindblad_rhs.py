@@ -47,6 +47,9 @@ class _LindbladRHS(torch.autograd.Function):
 def lindblad_vjp(hermitian, rho, A, Adag, LLd, g, need_rho=True, need_ops=None):
     """Vector–Jacobian product of `lindblad_rhs` with cotangent `g`.
 
+    Each `Ld` must be the adjoint of its `L` (as `lindblad_rhs` is always called): the
+    products use the value of one for the adjoint of the other.
+
     Returns the gradient with respect to `rho` and the tuple of gradients with respect
     to `(A, Adag, L_1, Ld_1, L_2, Ld_2, ...)` (`None` where not needed).
     """
@@ -62,12 +65,14 @@ def lindblad_vjp(hermitian, rho, A, Adag, LLd, g, need_rho=True, need_ops=None):
         g_A = g @ rho_h if need_ops[0] else None
         g_Adag = rho_h @ g if need_ops[1] else None
     g_jumps = []
-    for k in range(0, len(LLd), 2):  # y = L ρ L_d
+    for k in range(0, len(LLd), 2):  # y = L ρ L_d, with L_d = L^† (so L^† g L_d^† = L_d g L)
         L, Ld = LLd[k], LLd[k + 1]
         if need_rho:
-            g_rho = g_rho + L.mH @ g @ Ld.mH
-        g_jumps.append(sum_to(g @ Ld.mH @ rho_h, L.shape) if need_ops[2 + k] else None)
-        g_jumps.append(sum_to(rho_h @ L.mH @ g, Ld.shape) if need_ops[3 + k] else None)
+            Ldg = Ld @ g
+            both2d = g_rho.ndim == Ldg.ndim == L.ndim == 2
+            g_rho = torch.addmm(g_rho, Ldg, L) if both2d else g_rho + Ldg @ L
+        g_jumps.append(sum_to(g @ L @ rho_h, L.shape) if need_ops[2 + k] else None)
+        g_jumps.append(sum_to(rho_h @ Ld @ g, Ld.shape) if need_ops[3 + k] else None)
     g_Adag = sum_to(g_Adag, Adag.shape) if g_Adag is not None else None
     return sum_to(g_rho, rho.shape), (sum_to(g_A, A.shape), g_Adag, *g_jumps)
 

@@ -10,13 +10,15 @@ two per jump operator).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from solvers import AbstractTerm, LinearTerm
 from solvers.terms import sum_to
 
 from ._lindblad_rhs import lindblad_rhs, lindblad_vjp
-from .time_operators import TimeOperator
+from .time_operators import TimeOperator, _lead
 
 __all__ = [
     "Lindblad",
@@ -24,6 +26,7 @@ __all__ = [
     "Schrodinger",
     "SchrodingerTerm",
     "dm_codec",
+    "lindbladian",
     "superop_codec",
     "superop_kron",
     "unvec",
@@ -100,6 +103,7 @@ class LindbladTerm(AbstractTerm):
     def __init__(self, H: TimeOperator, jump_ops: list[TimeOperator], hermitian: bool = True):
         self.__dict__.update(_flags([H, *jump_ops]))
         self.hermitian = hermitian
+        self.H, self.jump_ops = H, jump_ops
         jumps_constant = all(L.is_constant for L in jump_ops)
         self.jumps = _Cached(
             lambda t: [(L, L.mH.contiguous()) for L in (op(t) for op in jump_ops)], jumps_constant
@@ -146,12 +150,26 @@ class LindbladTerm(AbstractTerm):
 
     def superop(self, t: float) -> torch.Tensor:
         """Return the Lindbladian as a matrix on column-stacked ρ, shape `(..., n², n²)`."""
-        A = self.A(t)
-        eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-        G = superop_kron(eye, A) + superop_kron(A.conj(), eye)
-        for L, _ in self.jumps(t):
-            G = G + superop_kron(L.conj(), L)
-        return G
+        return lindbladian(self.A(t), [L for L, _ in self.jumps(t)])
+
+    def superops(self, ts: Sequence[float]) -> torch.Tensor:
+        """Return the Lindbladians at the times `ts`, stacked: shape `(len(ts), ..., n², n²)`."""
+        stacks = [op.at_times(ts) for op in (self.H, *self.jump_ops)]
+        ndim = max(x.ndim for x in stacks)  # batch shapes align after the time axis
+        H, *Ls = (_lead(x, ndim) for x in stacks)
+        A = -1j * H
+        for L in Ls:
+            A = A - 0.5 * (L.mH @ L)
+        return lindbladian(A, Ls)
+
+
+def lindbladian(A: torch.Tensor, Ls: list[torch.Tensor]) -> torch.Tensor:
+    """Return the superoperator of `ρ ↦ Aρ + ρA^† + Σ LρL^†` on column-stacked ρ."""
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    G = superop_kron(eye, A) + superop_kron(A.conj(), eye)
+    for L in Ls:
+        G = G + superop_kron(L.conj(), L)
+    return G
 
 
 def superop_kron(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -181,7 +199,7 @@ class Schrodinger:
         if kind == "linear":
             H = self.H
             G = _Cached(lambda t: -1j * H(t), H.is_constant)
-            return LinearTerm(G, **_flags([H]))
+            return LinearTerm(G, Gs=lambda ts: -1j * H.at_times(ts), **_flags([H]))
         raise ValueError(f"`{self.solver_name}` has no term of kind {kind!r}.")
 
 
@@ -205,6 +223,7 @@ class Lindblad:
         if kind == "linear":
             return LinearTerm(
                 term.superop,
+                Gs=term.superops,
                 is_constant=term.is_constant,
                 is_piecewise_constant=term.is_piecewise_constant,
             )

@@ -14,7 +14,7 @@ import dataclasses
 import math
 import numbers
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 
 import numpy as np
@@ -63,6 +63,23 @@ class TimeOperator(abc.ABC):
     @abc.abstractmethod
     def __call__(self, t: float | torch.Tensor) -> torch.Tensor:
         """Return $H(t)$, a tensor of shape `(..., n, n)`."""
+
+    def at_times(self, ts: Sequence[float]) -> torch.Tensor:
+        """Return $H(t)$ at each time of `ts`, stacked in front: shape `(len(ts), ..., n, n)`.
+
+        Constant and piecewise-constant operators (and their sums) build the stack with a
+        few tensor operations instead of one call per time.
+
+        Args:
+            ts: Times, as Python floats.
+
+        Examples:
+            >>> import dynamics as qd
+            >>> H = qd.pwc([0.0, 1.0, 2.0], [3.0, -1.0], qd.sigmax())
+            >>> H.at_times([0.5, 1.5, 2.5])[:, 0, 1]
+            tensor([ 3.+0.j, -1.+0.j,  0.+0.j], dtype=torch.complex128)
+        """
+        return torch.stack([self(t).expand(self.shape) for t in ts])
 
     @abc.abstractmethod
     def _to(self, dtype: torch.dtype | None, device: torch.device | None) -> TimeOperator: ...
@@ -152,6 +169,10 @@ class ConstantOperator(TimeOperator):
         """Return $O$, shape `(..., n, n)`."""
         return self.O
 
+    def at_times(self, ts: Sequence[float]) -> torch.Tensor:
+        """Return $O$ repeated for each time of `ts` (a view), shape `(len(ts), ..., n, n)`."""
+        return self.O.expand(len(ts), *self.shape)
+
     def _to(self, dtype, device):
         return ConstantOperator(_moved(self.O, dtype, device))
 
@@ -183,6 +204,18 @@ class PWCOperator(TimeOperator):
         if 0 <= k < self.values.shape[-1]:
             return self.values[..., k, None, None] * self.O
         return self.O.new_zeros(self.shape)
+
+    def at_times(self, ts: Sequence[float]) -> torch.Tensor:
+        """Return $H(t)$ for each time of `ts` from one gather, shape `(len(ts), ..., n, n)`."""
+        nvalues = self.values.shape[-1]
+        ks = [bisect.bisect_right(self.discontinuities, float(t)) - 1 for t in ts]
+        inside = [0 <= k < nvalues for k in ks]
+        index = torch.tensor([k if ok else 0 for k, ok in zip(ks, inside)], device=self.device)
+        v = self.values.index_select(-1, index).movedim(-1, 0)  # (M, *batch of values)
+        if not all(inside):
+            v = v * _lead(torch.tensor(inside, device=self.device), v.ndim)
+        v = _lead(v, len(self.shape) - 1)  # (M, *batch)
+        return (v[..., None, None] * self.O).expand(len(ts), *self.shape)
 
     def _to(self, dtype, device):
         return PWCOperator(*(_moved(x, dtype, device) for x in (self.times, self.values, self.O)))
@@ -278,6 +311,11 @@ class SumOperator(TimeOperator):
         r"""Return $\sum_i H_i(t)$, shape `(..., n, n)`."""
         return reduce(operator.add, (p(t) for p in self.parts))
 
+    def at_times(self, ts: Sequence[float]) -> torch.Tensor:
+        """Return $H(t)$ for each time of `ts`, summing the parts' stacks."""
+        ndim = len(self.shape) + 1
+        return reduce(operator.add, (_lead(p.at_times(ts), ndim) for p in self.parts))
+
     def _to(self, dtype, device):
         return SumOperator(tuple(p._to(dtype, device) for p in self.parts))
 
@@ -307,6 +345,11 @@ def _moved(x: torch.Tensor, dtype: torch.dtype | None, device: torch.device | No
 def _time(t: float | torch.Tensor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """`t` as a 0-d real tensor of the precision of `dtype`, on `device`."""
     return torch.as_tensor(t, dtype=get_rdtype(dtype), device=device)
+
+
+def _lead(x: torch.Tensor, ndim: int) -> torch.Tensor:
+    """View `x` of shape `(M, *rest)` as `(M, 1, ..., 1, *rest)` with `ndim` dimensions."""
+    return x.reshape(x.shape[0], *(1,) * (ndim - x.ndim), *x.shape[1:])
 
 
 def _parameters(f: Callable) -> list[torch.Tensor]:

@@ -17,7 +17,7 @@ import torch
 
 from .terms import sum_to
 
-__all__ = ["fused_step", "wants_fused"]
+__all__ = ["fused_step", "step_vjp", "wants_fused"]
 
 
 def wants_fused(term, tq: torch.Tensor | None) -> bool:
@@ -25,8 +25,12 @@ def wants_fused(term, tq: torch.Tensor | None) -> bool:
     return term.has_vjp and torch.is_grad_enabled() and (tq is None or not tq.requires_grad)
 
 
-def _stage_ops(stepper, t: float, h: float, t_lim: float, nstages: int):
-    """Distinct `ops` tuples of the stages `1..nstages-1` and each stage's index into them."""
+def _stage_ops(stepper, t: float, h: float, t_lim: float, nstages: int, cache=None):
+    """Distinct `ops` tuples of the stages `1..nstages-1` and each stage's index into them.
+
+    With `cache` (a dict), the tuples are looked up and stored there by key (the time,
+    or 0 for a constant term), and the keys of the distinct tuples are returned too.
+    """
     tab, term = stepper.tab, stepper.term
     times = [min(t + c * h, t_lim) for c in (*tab.c, *tab.c_extra)[:nstages]]
     keys, distinct, index = {}, [], [None]
@@ -34,9 +38,14 @@ def _stage_ops(stepper, t: float, h: float, t_lim: float, nstages: int):
         key = 0 if term.is_constant else ts
         if key not in keys:
             keys[key] = len(distinct)
-            distinct.append(term.ops(ts))
+            if cache is None:
+                distinct.append(term.ops(ts))
+            else:
+                if key not in cache:
+                    cache[key] = term.ops(ts)
+                distinct.append(cache[key])
         index.append(keys[key])
-    return distinct, index
+    return (distinct, index) if cache is None else (distinct, index, list(keys))
 
 
 def fused_step(stepper, t, h, t_lim, y, k0, tq, known=None):
@@ -105,43 +114,76 @@ class _FusedStep(torch.autograd.Function):
                 t, h, t_lim, y, k0, tq, evaluate=lambda s, u: term.apply(distinct[index[s]], u)
             )
             inputs = fresh.inputs
-        rows = (*tab.a, *tab.a_extra)
-        nstages = len(inputs)
-        kbar = [None] * nstages
-
-        def add(i, x, alpha=1.0):  # kbar[i] += alpha * x, one operation
-            kbar[i] = (
-                (x if alpha == 1.0 else x * alpha)
-                if kbar[i] is None
-                else kbar[i].add(x, alpha=alpha)
-            )
-
-        ybar = torch.zeros_like(y) if g_y1 is None else g_y1.clone()
-        if g_y1 is not None:
-            for s, b in enumerate(tab.b):
-                if b != 0.0:
-                    add(s, g_y1, h * b)
-        if g_k is not None:
-            add(tab.stages - 1, g_k)
-        if g_dense is not None:
-            ybar = ybar + g_dense.sum(0)
-            w = ctx.weights.to(g_dense.dtype)  # (m, S)
-            for s in range(w.shape[1]):
-                add(s, torch.tensordot(w[:, s], g_dense, dims=1))
         need = [tuple(x.requires_grad for x in ops) for ops in distinct]
-        gops = [[None] * n for n in sizes]
-        for s in range(nstages - 1, 0, -1):
-            if kbar[s] is None:
-                continue
-            d = index[s]
-            ubar, g = term.vjp(distinct[d], inputs[s], kbar[s], need[d])
-            for i, gi in enumerate(g):
-                if gi is not None:
-                    gops[d][i] = gi if gops[d][i] is None else gops[d][i] + gi
-            ybar = ybar.add(ubar)
-            for j, a in enumerate(rows[s]):
-                if a != 0.0:
-                    add(j, ubar, h * a)
-        k0bar = kbar[0]
+        ybar, k0bar, gops = step_vjp(
+            tab, term, h, inputs, index, distinct, need, ctx.weights, g_y1, g_k, g_dense, y
+        )
         flat_grads = [g for row in gops for g in row]
         return (None, None, None, None, sum_to(ybar, y.shape), sum_to(k0bar, k0.shape), *flat_grads)
+
+
+def step_vjp(tab, term, h, inputs, index, distinct, need, weights, g_y1, g_k, g_dense, y):
+    """The discrete adjoint of one Runge–Kutta step, stage by stage.
+
+    Stage `s >= 1` of the step evaluated `term.apply(distinct[index[s]], inputs[s])`.
+
+    Args:
+        tab: The tableau.
+        term: The term (with `vjp`).
+        h: The step size.
+        inputs: The stage inputs `u_s` of the step (`inputs[0]` is `y`).
+        index: The index into `distinct` of each stage (`None` for stage 0).
+        distinct: The distinct `ops` tuples of the stages.
+        need: For each tuple of `distinct`, which of its tensors need a gradient.
+        weights: The dense-output weights `(m, S)` if `g_dense` is given.
+        g_y1: Cotangent of the new state, or `None`.
+        g_k: Cotangent of the last stage (reused as the next step's first), or `None`.
+        g_dense: Cotangent of the dense outputs `(m, *y.shape)`, or `None`.
+        y: The step's initial state (for its shape and dtype).
+
+    Returns:
+        `(ybar, k0bar, gops)`: the cotangents of `y`, of the first stage `k0`, and of
+        each tensor of `distinct` (a list of lists, `None` where not needed).
+    """
+    rows = (*tab.a, *tab.a_extra)
+    nstages = len(inputs)
+    kbar = [None] * nstages
+
+    # Without a graph to record (the usual backward pass) the sums are taken in place,
+    # on tensors this function created.
+    inplace = not torch.is_grad_enabled()
+
+    def add(i, x, alpha=1.0):  # kbar[i] += alpha * x, one operation
+        if kbar[i] is None:
+            kbar[i] = x * alpha if inplace or alpha != 1.0 else x
+        elif inplace:
+            kbar[i].add_(x, alpha=alpha)
+        else:
+            kbar[i] = kbar[i].add(x, alpha=alpha)
+
+    ybar = torch.zeros_like(y) if g_y1 is None else g_y1.clone()
+    if g_y1 is not None:
+        for s, b in enumerate(tab.b):
+            if b != 0.0:
+                add(s, g_y1, h * b)
+    if g_k is not None:
+        add(tab.stages - 1, g_k)
+    if g_dense is not None:
+        ybar = ybar + g_dense.sum(0)
+        w = weights.to(g_dense.dtype)  # (m, S)
+        for s in range(w.shape[1]):
+            add(s, torch.tensordot(w[:, s], g_dense, dims=1))
+    gops = [[None] * len(ops) for ops in distinct]
+    for s in range(nstages - 1, 0, -1):
+        if kbar[s] is None:
+            continue
+        d = index[s]
+        ubar, g = term.vjp(distinct[d], inputs[s], kbar[s], need[d])
+        for i, gi in enumerate(g):
+            if gi is not None:
+                gops[d][i] = gi if gops[d][i] is None else gops[d][i].add(gi)
+        ybar = ybar.add_(ubar) if inplace else ybar.add(ubar)
+        for j, a in enumerate(rows[s]):
+            if a != 0.0:
+                add(j, ubar, h * a)
+    return ybar, kbar[0], gops

@@ -18,10 +18,11 @@ from tqdm.auto import tqdm
 
 from .controllers import PIController, initial_step, rms
 from .errors import SolverError
-from .fused import fused_step, wants_fused
+from .fused import _stage_ops, fused_step, step_vjp, wants_fused
 from .stages import ListStages
+from .terms import sum_to
 
-__all__ = ["RKRecord", "rk_loop", "rk_replay"]
+__all__ = ["RKRecord", "rk_loop", "rk_replay", "rk_replay_vjp"]
 
 _MAX_NONFINITE = 24  # steps rejected for a non-finite state before giving up
 
@@ -256,3 +257,125 @@ def rk_replay(method, term, records, y, tsave, save, stages: dict | None = None)
 
 def _real_dtype(y: torch.Tensor) -> torch.dtype:
     return y.real.dtype if y.is_complex() else y.dtype
+
+
+def rk_replay_vjp(method, term, records, y, tsave, save, lam, cotangents, params):
+    """Carry the adjoint state back through recorded steps by their analytic discrete adjoint.
+
+    For terms with their own `vjp` (`term.has_vjp`). The steps are recomputed from `y`
+    without autograd, keeping their stage inputs; the adjoint then walks them backwards
+    with `step_vjp`, so no step is recorded by autograd. The cotangents of the term's
+    operators are summed per distinct time and sent to `params` by one autograd call;
+    only the saved outputs (through `save`) are differentiated by autograd.
+
+    `cotangents[i][k]` is the incoming gradient of output `k` at the `i`-th save time
+    inside the steps (or `None`), `lam` that of the end state. Returns the adjoint at
+    `y` and the gradients of `params` (`None` where unused).
+    """
+    tab = method.tableau
+    stepper = _Stepper(tab, term)
+    ts = tsave.detach().cpu().tolist()
+    tq_all = tsave.to(dtype=_real_dtype(y), device=y.device)
+    exact_end = not tsave.requires_grad
+    cache: dict = {}  # key (time, or 0 if constant) -> the term's ops, with their graph
+    steps = []
+    k0 = None
+    with torch.enable_grad():  # the operators keep their graph to the parameters
+        for rec in records:
+            h = rec.t1 - rec.t
+            key0 = None
+            if k0 is None:
+                key0 = 0 if term.is_constant else rec.t
+                if key0 not in cache:
+                    cache[key0] = term.ops(rec.t)
+                with torch.no_grad():
+                    k0 = term.apply(cache[key0], y)
+            mid = _dense_range(rec.lo, rec.hi, ts, rec.t1, exact_end)
+            tq = tq_all[rec.lo : mid] if mid > rec.lo else None
+            nstages = tab.stages + (len(tab.a_extra) if tq is not None else 0)
+            distinct, index, keys = _stage_ops(stepper, rec.t, h, rec.t_lim, nstages, cache)
+            with torch.no_grad():
+                evaluate = lambda s, u, d=distinct, i=index: term.apply(d[i[s]], u)  # noqa: E731
+                y1, dense = stepper.step_plain(rec.t, h, rec.t_lim, y, k0, tq, evaluate)
+            steps.append((rec, h, y, y1, dense, mid, stepper.inputs, stepper.dense_weights))
+            steps[-1] += (distinct, index, keys, key0)
+            k0 = stepper.stages.get(tab.stages - 1) if rec.reuse else None
+            y = y1
+    gops: dict = {}
+    pgrads = [None] * len(params)
+    g_k = None
+    k = len(cotangents)
+    for rec, h, y, y1, dense, mid, inputs, weights, distinct, index, keys, key0 in reversed(steps):
+        n = len(rec.save_indices)
+        cot, k = cotangents[k - n : k], k - n
+        g_y1, g_dense = lam, None
+        if any(g is not None for c in cot for g in c):
+            xs = [*(dense[i] for i in range(mid - rec.lo)), *([y1] if mid < rec.hi else [])]
+            gxs, gp = _save_vjp(save, xs, cot, params)
+            _add_into(pgrads, gp)
+            if mid < rec.hi and gxs[-1] is not None:
+                g_y1 = g_y1 + gxs[-1]
+            if mid > rec.lo:
+                g_dense = torch.stack(
+                    [torch.zeros_like(y1) if g is None else g for g in gxs[: mid - rec.lo]]
+                )
+        need = [tuple(x.requires_grad for x in ops) for ops in distinct]
+        ybar, k0bar, g = step_vjp(
+            tab, term, h, inputs, index, distinct, need, weights, g_y1, g_k, g_dense, y
+        )
+        for key, gk in zip(keys, g):
+            _add_ops(gops, key, gk)
+        if key0 is not None:
+            ops0 = cache[key0]
+            ubar, gk = term.vjp(ops0, y, k0bar, tuple(x.requires_grad for x in ops0))
+            ybar = ybar.add(ubar)
+            _add_ops(gops, key0, gk)
+            g_k = None
+        else:
+            g_k = k0bar
+        lam = sum_to(ybar, y.shape)
+    outs, cots = [], []
+    for key, gk in gops.items():
+        for x, gx in zip(cache[key], gk):
+            if gx is not None and x.requires_grad:
+                outs.append(x)
+                cots.append(sum_to(gx, x.shape))
+    if outs and params:
+        grads = torch.autograd.grad(outs, params, cots, allow_unused=True, retain_graph=True)
+        _add_into(pgrads, grads)
+    return lam, pgrads
+
+
+def _save_vjp(save, xs, cotangents, params):
+    """Vector–Jacobian products of `save` at the states `xs` (and with respect to `params`)."""
+    with torch.enable_grad():
+        xs = [x.detach().requires_grad_() for x in xs]
+        outs, cots = [], []
+        for x, grads in zip(xs, cotangents):
+            for o, g in zip(save(x), grads):
+                if g is not None and o.requires_grad:
+                    outs.append(o)
+                    cots.append(g)
+        if not outs:
+            return [None] * len(xs), [None] * len(params)
+        grads = torch.autograd.grad(
+            outs, (*xs, *params), cots, allow_unused=True, retain_graph=True
+        )
+    return list(grads[: len(xs)]), list(grads[len(xs) :])
+
+
+def _add_ops(gops: dict, key, grads) -> None:
+    """Sum the cotangents `grads` of the operators at `key` into `gops[key]`."""
+    if key not in gops:
+        gops[key] = list(grads)
+        return
+    row = gops[key]
+    for i, g in enumerate(grads):
+        if g is not None:
+            row[i] = g if row[i] is None else row[i] + g
+
+
+def _add_into(total: list, grads) -> None:
+    for i, g in enumerate(grads):
+        if g is not None:
+            total[i] = g if total[i] is None else total[i] + g

@@ -6,7 +6,7 @@ A term knows nothing of the method that steps it. `ODETerm` wraps `dy/dt = f(t, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -96,6 +96,9 @@ class LinearTerm(AbstractTerm):
         is_constant: Set to `True` if `G` does not depend on `t`.
         is_piecewise_constant: Set to `True` if `G` is constant between the
             discontinuities given to `integrate`.
+        Gs: Optional callable `Gs(ts)` returning the generators at a list of times
+            stacked in front, shape `(len(ts), ..., d, d)`, faster than calling `G`
+            for each (exponential methods use it to build all their steps at once).
 
     Examples:
         >>> import torch
@@ -108,6 +111,7 @@ class LinearTerm(AbstractTerm):
     G: Callable[[float], torch.Tensor]
     is_constant: bool = False
     is_piecewise_constant: bool = False
+    Gs: Callable[[Sequence[float]], torch.Tensor] | None = None
 
     def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
         """Return the vector field `G(t) @ y`."""
@@ -116,6 +120,12 @@ class LinearTerm(AbstractTerm):
     def generator(self, t: float) -> torch.Tensor:
         """Return the generator `G(t)`."""
         return self.G(t)
+
+    def generators(self, ts: Sequence[float]) -> torch.Tensor:
+        """Return the generators at the times `ts`, stacked: shape `(len(ts), ..., d, d)`."""
+        if self.Gs is not None:
+            return self.Gs(ts)
+        return torch.stack(torch.broadcast_tensors(*(self.G(t) for t in ts)))
 
 
 def sum_to(g: torch.Tensor | None, shape: torch.Size) -> torch.Tensor | None:

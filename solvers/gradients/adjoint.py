@@ -60,6 +60,9 @@ class Adjoint(AbstractReplayGradient):
     def segment_vjp(self, problem, records, y_start, lam, cotangents, params):
         """Recompute the segment's states, then step the adjoint back through each step."""
         method, term, tsave, save = problem.method, problem.term, problem.tsave, problem.save
+        out = method.replay_vjp(term, records, y_start, tsave, save, lam, cotangents, params)
+        if out is not None:
+            return out
         stages: dict = {}  # the stage values of each step, computed once
         with torch.no_grad():
             states = [y_start]

@@ -90,6 +90,26 @@ class AbstractMethod:
         """
         raise NotImplementedError
 
+    def replay_vjp(
+        self,
+        term: AbstractTerm,
+        records: Sequence[Any],
+        y: torch.Tensor,
+        tsave: torch.Tensor,
+        save: SaveFn,
+        lam: torch.Tensor,
+        cotangents: list,
+        params: Sequence[torch.Tensor],
+    ) -> tuple[torch.Tensor, list] | None:
+        """Carry the adjoint `lam` back through recorded steps without autograd, if supported.
+
+        Returns `(adjoint at y, parameter gradients)`, or `None` when the method cannot
+        do it for this term: the caller then replays the steps with autograd.
+        `cotangents[i][k]` is the incoming gradient of output `k` at the `i`-th save
+        time inside the steps.
+        """
+        return None
+
 
 class AbstractStepMap(AbstractMethod):
     """A method defined by a map `y_{k+1} = M(t_k, dt) y_k` on a fixed grid.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..rk_loop import rk_loop, rk_replay
+from ..rk_loop import rk_loop, rk_replay, rk_replay_vjp
 from .base import AbstractMethod, check_positive
 from .tableau import ButcherTableau
 
@@ -39,6 +39,12 @@ class AbstractRungeKutta(AbstractMethod):
     def replay(self, term, records, y, tsave, save, stages=None):
         """Replay recorded steps of the Runge–Kutta loop."""
         return rk_replay(self, term, records, y, tsave, save, stages)
+
+    def replay_vjp(self, term, records, y, tsave, save, lam, cotangents, params):
+        """Adjoint of recorded steps by their analytic discrete adjoint (terms with `vjp`)."""
+        if not term.has_vjp:
+            return None
+        return rk_replay_vjp(self, term, records, y, tsave, save, lam, cotangents, params)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
+from ..map_loop import linear_map_loop, map_loop
 from ..terms import AbstractTerm, LinearTerm
 from .base import AbstractStepMap, check_positive
 
@@ -21,7 +23,7 @@ def matrix_exp(G: torch.Tensor) -> torch.Tensor:
     A zero matrix padding the batch costs almost nothing.
     """
     if G.shape[:-2].numel() > 1:
-        return torch.linalg.matrix_exp(G)
+        return torch.linalg.matrix_exp(G.contiguous())  # it rejects expanded views
     flat = G.reshape(G.shape[-2:])
     pair = torch.stack([flat, torch.zeros_like(flat)])
     return torch.linalg.matrix_exp(pair)[0].reshape(G.shape)
@@ -64,7 +66,7 @@ class Expm(AbstractStepMap):
         """Require a linear term, piecewise constant unless `dt` is given."""
         if not isinstance(term, LinearTerm):
             raise TypeError(f"Method Expm needs a LinearTerm, but got {type(term).__name__}.")
-        if self.dt is None and not term.is_piecewise_constant:
+        if self.dt is None and not (term.is_constant or term.is_piecewise_constant):
             raise ValueError(
                 "Method Expm without `dt` is exact only for constant or piecewise-constant "
                 "generators; give `dt` (e.g. `Expm(dt=1e-2)`) for other time dependences."
@@ -73,6 +75,31 @@ class Expm(AbstractStepMap):
     def prepare(self, term: LinearTerm, t: float, dt: float) -> torch.Tensor:
         """Return the propagator `exp(G(t + dt/2) dt)`."""
         return matrix_exp(term.generator(t + dt / 2) * dt)
+
+    def prepare_many(self, term: LinearTerm, ts: Sequence[float], dts: Sequence[float]):
+        """Return the propagators `exp(G(t_i) dt_i)`, stacked: shape `(len(ts), ..., d, d)`."""
+        G = term.generators(ts)
+        dts = torch.tensor(dts, dtype=G.real.dtype, device=G.device)
+        return matrix_exp(G * dts.reshape(-1, *(1,) * (G.ndim - 1)))
+
+    def integrate(
+        self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress, recorder=None
+    ):
+        """Integrate; piecewise-constant generators take all their steps at once.
+
+        Without `recorder` (no step replay) and `dt`, with a constant or piecewise-constant
+        generator, every exponential comes from one batched call and the products
+        between save times are taken as a tree (`linear_map_loop`); otherwise the
+        steps run one by one (`map_loop`).
+        """
+        args = (self, term, y0, tsave, t0, discontinuities, save, progress)
+        if (
+            recorder is None
+            and self.dt is None
+            and (term.is_constant or term.is_piecewise_constant)
+        ):
+            return linear_map_loop(*args)
+        return map_loop(*args, recorder)
 
     def apply(self, prepared: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Apply the propagator."""

@@ -424,3 +424,40 @@ def _bad_inputs():
 def test_bad_inputs(build, error, match):
     with pytest.raises(error, match=match):
         build()
+
+
+# --------------------------------------------------------------- at_times: one stack per time list
+
+
+def _at_times_cases():
+    batched = torch.stack([SX, 2 * SZ, SX + SZ])  # (3, 2, 2)
+    values = torch.tensor([[1.0, -2.0, 0.5], [0.3, 0.2, 0.1]], dtype=torch.float64)  # (2, 3)
+    return {
+        "constant": constant(SX),
+        "constant-batched": constant(batched),
+        "pwc": pwc(TIMES, VALUES, SX),
+        "pwc-batched-values": pwc(TIMES, values[:, None], batched),  # (2, 3, 2, 2)
+        "modulated": modulated(lambda t: torch.cos(t), SZ),
+        "callable": timecallable(lambda t: t * SX + SZ),
+        "sum-mixed-batch": constant(batched)
+        + pwc(TIMES, values[:, None], SX)
+        + 2 * pwc(TIMES, VALUES, SZ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_at_times_cases()))
+def test_at_times_equals_stacked_calls(name):
+    H = _at_times_cases()[name]
+    ts = [-0.5, 0.0, 0.25, 1.0, 1.5, 2.999, 3.0, 4.0]  # outside, on and between knots
+    stacked = H.at_times(ts)
+    assert stacked.shape == (len(ts), *H.shape)
+    expected = torch.stack([H(t).expand(H.shape) for t in ts])
+    torch.testing.assert_close(stacked, expected, rtol=0, atol=0)
+
+
+def test_at_times_carries_the_gradient_of_pwc_values():
+    values = torch.tensor(VALUES, dtype=torch.float64, requires_grad=True)
+    H = pwc(TIMES, values, SX) + constant(SZ)
+    H.at_times([0.5, 1.5, 2.5, 0.7]).real.sum().backward()
+    # each slice value enters through the two off-diagonal entries, slice 0 twice
+    torch.testing.assert_close(values.grad, torch.tensor([4.0, 2.0, 2.0], dtype=torch.float64))
