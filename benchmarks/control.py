@@ -179,7 +179,11 @@ def run_qdynamics(p: Problem, u0: np.ndarray, max_iter: int, device: str = "cpu"
             U = qd.sepropagator(pulse.hamiltonian(H0, controls), [0.0, p.T], method=method)
             return gate_fidelity(U.final_propagator, gate, subspace=[0, 1])
 
-    res = optimize(pulse, fidelity, target=p.target, max_iter=max_iter, progress=False)
+    # Gates: minimise 1 - |g| (= 1 - sqrt(F)), the error qutip-qtrl's PSU fidelity uses.
+    infidelity = "linear" if p.gate is None else "sqrt"
+    res = optimize(
+        pulse, fidelity, target=p.target, max_iter=max_iter, progress=False, infidelity=infidelity
+    )
     wall = time.perf_counter() - start
     u = res.values.cpu().numpy()
     return {

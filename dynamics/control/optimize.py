@@ -26,6 +26,11 @@ Fidelity = Callable[[nn.Module], torch.Tensor]
 OptimizerFactory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
 _NAMED = ("lbfgs", "adam")
 _RESERVED = ("infidelity", "total")
+_INFIDELITIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "linear": lambda F: 1 - F,
+    "sqrt": lambda F: 1 - F.clamp(min=torch.finfo(F.dtype).tiny).sqrt(),
+    "log": lambda F: -F.clamp(min=torch.finfo(F.dtype).tiny).log(),
+}
 
 
 def robust(
@@ -92,7 +97,7 @@ class History:
     Attributes:
         fidelity: Best member's fidelity, `(niter + 1,)`.
         fidelities: Every member's fidelity, `(niter + 1, *starts)`.
-        losses: Loss terms, name -> `(niter + 1,)`: `"infidelity"` ($\sum_m 1 - F_m$),
+        losses: Loss terms, name -> `(niter + 1,)`: `"infidelity"` ($\sum_m \ell(F_m)$),
             each penalty (weighted, summed over members) and `"total"`.
         grad_norm: Euclidean norm of the gradient of the total loss, `(niter + 1,)`.
         wall_s: Wall time of each iteration in seconds (entry 0: from the call to the
@@ -225,10 +230,12 @@ def optimize(
     tol: float = 0.0,
     callback: Callable[[nn.Module, dict], bool | None] | None = None,
     progress: bool = True,
+    infidelity: str = "linear",
 ) -> OptimizeResult:
     r"""Optimise the parameters of `pulse` to maximise `fidelity`.
 
-    Minimises $\mathcal L = \sum_m (1 - F_m) + \sum_j w_j \sum_m P_{j,m}$, where
+    Minimises $\mathcal L = \sum_m \ell(F_m) + \sum_j w_j \sum_m P_{j,m}$, with
+    $\ell(F) = 1 - F$ unless `infidelity` says otherwise, where
     $F = $ `fidelity(pulse)` has shape `(*starts,)` (members optimised together as a
     batch: multi-start; a scalar for one start) and each penalty $P_j$ has shape
     `(*starts,)` or `()`. One iteration is one `optimizer.step`. With `"lbfgs"` that is
@@ -257,6 +264,11 @@ def optimize(
             every iteration; `record` holds `iteration`, `fidelity`, `fidelities`,
             `losses`, `grad_norm`, `evaluations`, `wall_s`. Returning `True` stops.
         progress: Show a tqdm progress bar with the best fidelity.
+        infidelity: The loss term of each member: `"linear"`, $1 - F$ (default);
+            `"sqrt"`, $1 - \sqrt{F}$, for a gate fidelity $|g|^2$ the error of the
+            overlap's modulus $|g|$, which GRAPE codes minimise (qutip-qtrl's "PSU"):
+            flatter near the optimum, it often needs fewer quasi-Newton iterations;
+            `"log"`, $-\log F$. The stop at `target` always compares $F$ itself.
 
     Returns:
         An `OptimizeResult`; the module holds the final parameters.
@@ -267,7 +279,8 @@ def optimize(
             return a real tensor.
         ValueError: If `pulse` has no trainable parameter, `optimizer` is an unknown name,
             `lr` is not positive or given with a factory, `target` is outside (0, 1],
-            `max_iter` < 1, `tol` < 0, a penalty is malformed, or `fidelity` returns a
+            `max_iter` < 1, `tol` < 0, `infidelity` is unknown, a penalty is malformed,
+            or `fidelity` returns a
             tensor that does not depend on the parameters.
 
     Examples:
@@ -287,8 +300,12 @@ def optimize(
     _check_callable(fidelity, "fidelity")
     penalties = _check_penalties(penalties)
     _check_options(target, max_iter, tol, callback)
+    if infidelity not in _INFIDELITIES:
+        raise ValueError(
+            f"Argument `infidelity` must be one of {tuple(_INFIDELITIES)}, but is {infidelity!r}."
+        )
     opt = _make_optimizer(optimizer, params, lr)
-    objective = _Objective(pulse, fidelity, penalties, params)
+    objective = _Objective(pulse, fidelity, penalties, params, _INFIDELITIES[infidelity])
     log = _Log(start)
     iteration, stalled = 0, False
     with tqdm(total=max_iter, disable=not progress, desc="optimize", leave=False) as bar:
@@ -315,8 +332,9 @@ def optimize(
 class _Objective:
     """Loss and gradient with a one-point cache, so a step never re-evaluates its start."""
 
-    def __init__(self, pulse, fidelity, penalties, params):
+    def __init__(self, pulse, fidelity, penalties, params, infidelity):
         self.pulse, self.fidelity, self.penalties, self.params = pulse, fidelity, penalties, params
+        self.infidelity = infidelity
         self.evaluations = 0
         self._x = None  # parameters of the cached evaluation
 
@@ -338,7 +356,7 @@ class _Objective:
         with torch.enable_grad():
             F = self.fidelity(self.pulse)
             _check_fidelity_output(F, self.evaluations == 0)
-            terms = {"infidelity": (1 - F).sum()}
+            terms = {"infidelity": self.infidelity(F).sum()}
             for name, (weight, penalty) in self.penalties.items():
                 terms[name] = weight * _penalty_value(penalty(self.pulse), name, F)
             loss = torch.stack(list(terms.values())).sum()

@@ -47,6 +47,19 @@ def test_pi_pulse_recovered_from_random_start_with_package_pulse_and_fidelity():
     assert res.values.shape == (2, problem.nslices)
 
 
+@pytest.mark.parametrize("infidelity", ["linear", "sqrt", "log"])
+def test_every_infidelity_reaches_the_target_and_is_logged(infidelity):
+    problem = QubitGate()
+    pulse = _pulse(problem, seed=2, bound=1.0)
+    res = optimize(
+        pulse, problem.objective, target=0.9999, max_iter=60, progress=False, infidelity=infidelity
+    )
+    assert res.reason == "target reached"
+    F = np.asarray(res.history.fidelity)
+    expected = {"linear": 1 - F, "sqrt": 1 - np.sqrt(F), "log": -np.log(F)}[infidelity]
+    np.testing.assert_allclose(res.history.losses["infidelity"], expected, rtol=1e-12)
+
+
 def test_bounds_hold_at_every_evaluation_and_iterate():
     from dynamics.control.pulses import PWC
 
@@ -329,6 +342,7 @@ def _never_called(p):
         ({"penalties": {"total": (1.0, abs)}}, ValueError, "`penalties`"),
         ({"penalties": {"a": (1.0, 2.0)}}, TypeError, r"`penalties\['a'\]`"),
         ({"callback": "print"}, TypeError, "`callback`"),
+        ({"infidelity": "quadratic"}, ValueError, "`infidelity`"),
     ],
 )
 def test_bad_input_raises_before_any_work(kwargs, error, name):
