@@ -208,12 +208,12 @@ class PWCOperator(TimeOperator):
     def at_times(self, ts: Sequence[float]) -> torch.Tensor:
         """Return $H(t)$ for each time of `ts` from one gather, shape `(len(ts), ..., n, n)`."""
         nvalues = self.values.shape[-1]
-        ks = [bisect.bisect_right(self.discontinuities, float(t)) - 1 for t in ts]
-        inside = [0 <= k < nvalues for k in ks]
-        index = torch.tensor([k if ok else 0 for k, ok in zip(ks, inside)], device=self.device)
+        ks = np.searchsorted(self.discontinuities, np.asarray(ts, dtype=float), side="right") - 1
+        inside = (ks >= 0) & (ks < nvalues)
+        index = torch.as_tensor(np.where(inside, ks, 0), device=self.device)
         v = self.values.index_select(-1, index).movedim(-1, 0)  # (M, *batch of values)
-        if not all(inside):
-            v = v * _lead(torch.tensor(inside, device=self.device), v.ndim)
+        if not inside.all():
+            v = v * _lead(torch.as_tensor(inside, device=self.device), v.ndim)
         v = _lead(v, len(self.shape) - 1)  # (M, *batch)
         return (v[..., None, None] * self.O).expand(len(ts), *self.shape)
 

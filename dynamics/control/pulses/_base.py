@@ -13,7 +13,7 @@ import torch
 from ..._checks import to_operator
 from ..._config import get_cdtype, get_device, get_rdtype
 from ..._convert import QArrayLike, to_tensor
-from ...time_operators import TimeOperator, constant, pwc
+from ...time_operators import PWCOperator, TimeOperator, constant
 
 Bounds = tuple[float, float] | Sequence[tuple[float, float] | None] | None
 """None, one `(low, high)` pair for every control, or one pair (or None) per control."""
@@ -194,9 +194,13 @@ class Pulse(torch.nn.Module, abc.ABC):
                     f"but has shape {tuple(O.shape)}."
                 )
         u = self()
-        terms = [
-            pwc(self._times, u[..., k, :], ops[f"controls[{k}]"]) for k in range(self.ncontrols)
-        ]
+        # The times were checked when the pulse was built and the amplitudes come from
+        # its parameters: the operators are built directly, without `qd.pwc`'s checks
+        # (this runs at every evaluation of an optimisation).
+        terms = []
+        for k in range(self.ncontrols):
+            O = ops[f"controls[{k}]"]
+            terms.append(PWCOperator(self._times, u[..., k, :].to(O.dtype), O))
         H = sum(terms[1:], terms[0])
         return H if H0 is None else constant(ops["H0"]) + H
 
