@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._convert import to_tensor
+from ._shapes import broadcast_shapes
 
 __all__ = ["broadcast_batch", "check_finite", "check_shape", "to_dm", "to_ket", "to_operator"]
 
@@ -76,7 +77,7 @@ def _check_dim(x: torch.Tensor, name: str, n: int | None, actual: int) -> None:
 def broadcast_batch(**shapes: torch.Size) -> torch.Size:
     """Return the broadcast of the batch shapes, naming the arguments if they do not broadcast."""
     try:
-        return torch.broadcast_shapes(*shapes.values())
+        return broadcast_shapes(*shapes.values())
     except RuntimeError:
         listed = ", ".join(f"`{k}` {tuple(v)}" for k, v in shapes.items())
         raise ValueError(f"Batch shapes do not broadcast: {listed}.") from None

@@ -13,6 +13,7 @@ from functools import reduce
 import torch
 
 from ._convert import QArrayLike, to_tensor
+from ._shapes import broadcast_shapes
 from .operators import _check_dims, _is_int
 
 __all__ = [
@@ -84,7 +85,7 @@ def _pair(x: torch.Tensor, y: torch.Tensor, names: tuple[str, str]):
             f"`{nx}` has shape {tuple(x.shape)} and `{ny}` has shape {tuple(y.shape)}."
         )
     try:
-        torch.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+        broadcast_shapes(x.shape[:-2], y.shape[:-2])
     except RuntimeError as err:
         raise ValueError(
             f"Arguments `{nx}` and `{ny}` must have broadcastable batch shapes, but have "
@@ -162,7 +163,7 @@ def tensor(*ops: QArrayLike) -> torch.Tensor:
 
 def _kron2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     try:
-        batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except RuntimeError as err:
         raise ValueError(
             "Arguments `ops` must have broadcastable batch shapes, but have shapes "

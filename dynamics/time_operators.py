@@ -22,6 +22,7 @@ import torch
 
 from ._config import get_cdtype, get_device, get_rdtype
 from ._convert import QArrayLike, _is_qobj, to_tensor
+from ._shapes import broadcast_shapes
 
 __all__ = [
     "CallableOperator",
@@ -193,7 +194,7 @@ class PWCOperator(TimeOperator):
     is_piecewise_constant = True
 
     def __post_init__(self):
-        batch = torch.broadcast_shapes(self.values.shape[:-1], self.O.shape[:-2])
+        batch = broadcast_shapes(self.values.shape[:-1], self.O.shape[:-2])
         _set(self, shape=torch.Size((*batch, *self.O.shape[-2:])))
         _set(self, dtype=self.O.dtype, device=self.O.device)
         _set(self, discontinuities=tuple(self.times.tolist()))  # host copy: no sync per call
@@ -237,7 +238,7 @@ class ModulatedOperator(TimeOperator):
     discontinuities: tuple[float, ...] = ()
 
     def __post_init__(self):
-        batch = torch.broadcast_shapes(self.f_shape, self.O.shape[:-2])
+        batch = broadcast_shapes(self.f_shape, self.O.shape[:-2])
         _set(self, shape=torch.Size((*batch, *self.O.shape[-2:])))
         _set(self, dtype=self.O.dtype, device=self.O.device)
 
@@ -287,7 +288,7 @@ class CallableOperator(TimeOperator):
 
     def _scaled(self, c):
         scale = c if self.scale is None else self.scale * c
-        batch = torch.broadcast_shapes(self.shape[:-2], c.shape)
+        batch = broadcast_shapes(self.shape[:-2], c.shape)
         return dataclasses.replace(self, scale=scale, shape=torch.Size((*batch, *self.shape[-2:])))
 
 
@@ -298,7 +299,7 @@ class SumOperator(TimeOperator):
     parts: tuple[TimeOperator, ...]
 
     def __post_init__(self):
-        batch = torch.broadcast_shapes(*(p.shape[:-2] for p in self.parts))
+        batch = broadcast_shapes(*(p.shape[:-2] for p in self.parts))
         _set(self, shape=torch.Size((*batch, *self.parts[0].shape[-2:])))
         _set(self, dtype=reduce(torch.promote_types, (p.dtype for p in self.parts)))
         _set(self, device=self.parts[0].device)
@@ -358,7 +359,7 @@ def _parameters(f: Callable) -> list[torch.Tensor]:
 
 def _broadcast(a: Iterable[int], b: Iterable[int], message: str) -> torch.Size:
     try:
-        return torch.broadcast_shapes(tuple(a), tuple(b))
+        return broadcast_shapes(tuple(a), tuple(b))
     except RuntimeError as err:
         raise ValueError(message) from err
 

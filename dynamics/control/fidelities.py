@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .._convert import QArrayLike, to_tensor
+from .._shapes import broadcast_shapes
 from ..equations import superop_kron
 from ..linalg import fidelity
 from ..operators import _is_int
@@ -79,7 +80,7 @@ def _state(x: QArrayLike, name: str, ref: torch.Tensor | None = None) -> torch.T
 
 def _broadcast(x: torch.Tensor, y: torch.Tensor, names: tuple[str, str]) -> None:
     try:
-        torch.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+        broadcast_shapes(x.shape[:-2], y.shape[:-2])
     except RuntimeError:
         raise ValueError(
             f"Arguments `{names[0]}` and `{names[1]}` must have broadcastable batch shapes, "
