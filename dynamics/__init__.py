@@ -3,7 +3,7 @@
 from solvers import SolverError
 
 from . import control, gradient, method, plot
-from ._config import set_device, set_precision
+from ._config import set_device, set_layout, set_precision
 from ._convert import to_qutip, to_tensor
 from .linalg import dag, entropy_vn, expect, fidelity, norm, ptrace, purity, tensor, trace, unit
 from .mesolve import mesolve
@@ -84,6 +84,7 @@ __all__ = [
     "sepropagator",
     "sesolve",
     "set_device",
+    "set_layout",
     "set_precision",
     "sigmam",
     "sigmap",

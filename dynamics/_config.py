@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["get_cdtype", "get_device", "get_rdtype", "set_device", "set_precision"]
+__all__ = [
+    "get_cdtype",
+    "get_device",
+    "get_layout",
+    "get_rdtype",
+    "set_device",
+    "set_layout",
+    "set_precision",
+]
 
 _CDTYPES = {"single": torch.complex64, "double": torch.complex128}
-_state = {"precision": "double", "device": torch.device("cpu")}
+_LAYOUTS = ("auto", "dense", "banded")
+_state = {"precision": "double", "device": torch.device("cpu"), "layout": "auto"}
 
 
 def set_precision(precision: str) -> None:
@@ -68,3 +77,39 @@ def get_rdtype(dtype: torch.dtype | None = None) -> torch.dtype:
 def get_device(device: str | torch.device | None = None) -> torch.device:
     """Return `device` as a torch device, or the default device."""
     return _state["device"] if device is None else torch.device(device)
+
+
+def set_layout(layout: str) -> None:
+    """Set how the solve functions store constant operators in their right-hand sides.
+
+    Banded operators (ladder, number, Kerr, Pauli and spin operators and their tensor
+    products) can be kept as their nonzero diagonals, so that a product with a state
+    costs O(number of diagonals × n²) instead of O(n³). The layout is internal: inputs
+    and results stay dense tensors, and gradients are the same.
+
+    Args:
+        layout: `'auto'` (default: banded when the band is narrow and the dimension large
+            enough for it to pay, measured crossover n ≈ 64), `'dense'` or `'banded'`
+            (always, for constant operators). Per call: `qd.Options(layout=...)`.
+
+    Raises:
+        ValueError: If `layout` is not one of `'auto'`, `'dense'`, `'banded'`.
+
+    Examples:
+        >>> import dynamics as qd
+        >>> qd.set_layout('dense')
+        >>> qd.set_layout('auto')
+    """
+    _state["layout"] = check_layout(layout)
+
+
+def get_layout(layout: str | None = None) -> str:
+    """Return `layout` (checked), or the default set by `set_layout`."""
+    return _state["layout"] if layout is None else check_layout(layout)
+
+
+def check_layout(layout: object) -> str:
+    """Return `layout` if it is a known layout name; raise `ValueError` otherwise."""
+    if layout not in _LAYOUTS:
+        raise ValueError(f"Argument `layout` must be one of {_LAYOUTS}, but is {layout!r}.")
+    return layout

@@ -10,7 +10,7 @@ from solvers import AbstractGradient, AbstractMethod, integrate
 from solvers.methods import Tsit5
 
 from ._checks import broadcast_batch, to_operator
-from ._config import get_rdtype
+from ._config import get_layout, get_rdtype
 from .options import Options
 from .result import Result
 from .time_operators import TimeOperator, as_time_operator
@@ -149,7 +149,7 @@ def run(
             f"Argument `method`: {type(method).__name__} does not apply to "
             f"`{equation.solver_name}`; use a generic method such as `qd.method.Tsit5()`."
         )
-    term = equation.term(method.term_kind)
+    term = equation.term(method.term_kind, layout=get_layout(options.layout))
     save_states = options.save_states
 
     def save(y: torch.Tensor) -> tuple[torch.Tensor, ...]:

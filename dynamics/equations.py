@@ -17,10 +17,20 @@ import torch
 from solvers import AbstractTerm, LinearTerm
 from solvers.terms import sum_to
 
+from ._banded import (
+    Banded,
+    band_offsets,
+    banded_lindblad_rhs,
+    banded_lindblad_vjp,
+    banded_schrodinger_vjp,
+    is_banded_enough,
+)
 from ._lindblad_rhs import lindblad_rhs, lindblad_vjp
 from .time_operators import TimeOperator, _lead
 
 __all__ = [
+    "BandedLindbladTerm",
+    "BandedSchrodingerTerm",
     "Lindblad",
     "LindbladTerm",
     "Schrodinger",
@@ -163,6 +173,116 @@ class LindbladTerm(AbstractTerm):
         return lindbladian(A, Ls)
 
 
+def banded_offsets(layout: str, matrices: list[torch.Tensor]) -> list[tuple[int, ...]] | None:
+    """The band offsets of each matrix if `layout` asks for banded storage, else `None`.
+
+    `'banded'` always gives them; `'auto'` only when every matrix is worth it
+    (`is_banded_enough`: narrow band, dimension ≥ 64). One host sync per matrix.
+    """
+    if layout == "dense":
+        return None
+    offsets = [band_offsets(M) for M in matrices]
+    n = matrices[0].shape[-1]
+    if layout == "banded" or all(is_banded_enough(o, n) for o in offsets):
+        return offsets
+    return None
+
+
+class _Known:
+    """The `Banded` operators a term handed out, found again from their `diags` tensor.
+
+    `ops(t)` must return tensors (the engine differentiates them), while products
+    need the `Banded` objects (whose product blocks are memoised): this maps one back
+    to the other, and rebuilds a `Banded` for a tensor it has not seen.
+    """
+
+    def __init__(self):
+        self.items: dict[int, Banded] = {}
+
+    def add(self, bands: list[Banded]) -> tuple[torch.Tensor, ...]:
+        if len(self.items) > 16:  # constant terms: a handful (with and without autograd)
+            self.items.clear()
+        for b in bands:
+            self.items[id(b.diags)] = b
+        return tuple(b.diags for b in bands)
+
+    def __call__(self, diags: torch.Tensor, offsets: tuple[int, ...]) -> Banded:
+        b = self.items.get(id(diags))
+        return b if b is not None and b.diags is diags else Banded(offsets, diags)
+
+
+class BandedSchrodingerTerm(AbstractTerm):
+    """Vector field `-i H ψ` with a constant `H` stored by its diagonals (`Banded`)."""
+
+    has_vjp = True
+    is_constant = True
+    is_piecewise_constant = True
+
+    def __init__(self, H: TimeOperator, offsets: tuple[int, ...]):
+        self.offsets = offsets
+        self.M = _Cached(lambda t: Banded.from_dense(-1j * H(t), offsets), True)
+        self.known = _Known()
+
+    def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
+        """Return `-i H y`."""
+        return self.M(t).matmul(y)
+
+    def ops(self, t: float) -> tuple[torch.Tensor, ...]:
+        """Return the diagonals of `-i H`."""
+        return self.known.add([self.M(t)])
+
+    def apply(self, ops, y: torch.Tensor) -> torch.Tensor:
+        """Return `M y` from the diagonals `ops`."""
+        return self.known(ops[0], self.offsets).matmul(y)
+
+    def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
+        """Return the vector–Jacobian products of `M y` (banded, O(ndiag · n · m))."""
+        g_y, g_M = banded_schrodinger_vjp(y, self.known(ops[0], self.offsets), g)
+        return g_y, (g_M if need[0] else None,)
+
+
+class BandedLindbladTerm(AbstractTerm):
+    """The Lindblad vector field of a constant `LindbladTerm`, its operators stored banded."""
+
+    has_vjp = True
+    is_constant = True
+    is_piecewise_constant = True
+
+    def __init__(self, dense: LindbladTerm, offsets: list[tuple[int, ...]]):
+        self.hermitian = dense.hermitian
+        self.offsets = offsets
+        self.bands = _Cached(
+            lambda t: [
+                Banded.from_dense(M, o)
+                for M, o in zip([dense.A(t), *(L for L, _ in dense.jumps(t))], offsets)
+            ],
+            True,
+        )
+        self.known = _Known()
+
+    def _bands(self, ops) -> list[Banded]:
+        return [self.known(d, o) for d, o in zip(ops, self.offsets)]
+
+    def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
+        """Return `𝓛 ρ`."""
+        A, *Ls = self.bands(t)
+        return banded_lindblad_rhs(y, A, Ls, self.hermitian)
+
+    def ops(self, t: float) -> tuple[torch.Tensor, ...]:
+        """Return the diagonals of `A` and of each jump operator."""
+        return self.known.add(self.bands(t))
+
+    def apply(self, ops, y: torch.Tensor) -> torch.Tensor:
+        """Return `𝓛 ρ` from the diagonals `ops`."""
+        A, *Ls = self._bands(ops)
+        return banded_lindblad_rhs(y, A, Ls, self.hermitian)
+
+    def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
+        """Return the vector–Jacobian products with respect to `ρ` and to `ops`."""
+        A, *Ls = self._bands(ops)
+        return banded_lindblad_vjp(self.hermitian, y, A, Ls, g, True, need)
+
+
 def lindbladian(A: torch.Tensor, Ls: list[torch.Tensor]) -> torch.Tensor:
     """Return the superoperator of `ρ ↦ Aρ + ρA^† + Σ LρL^†` on column-stacked ρ."""
     eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
@@ -192,9 +312,14 @@ class Schrodinger:
         self.H, self.solver_name = H, name
         self.discontinuities = H.discontinuities
 
-    def term(self, kind: str) -> AbstractTerm:
-        """Return the term for a method of kind `kind`."""
+    def term(self, kind: str, layout: str = "dense") -> AbstractTerm:
+        """Return the term for a method of kind `kind` (`layout`: see `qd.set_layout`)."""
         if kind == "ode":
+            if layout != "dense" and self.H.is_constant:
+                with torch.no_grad():
+                    offsets = banded_offsets(layout, [self.H(0.0)])
+                if offsets is not None:
+                    return BandedSchrodingerTerm(self.H, offsets[0])
             return SchrodingerTerm(self.H)
         if kind == "linear":
             H = self.H
@@ -215,9 +340,14 @@ class Lindblad:
             sorted({d for op in (H, *jump_ops) for d in op.discontinuities})
         )
 
-    def term(self, kind: str) -> AbstractTerm:
-        """Return the term for a method of kind `kind`."""
+    def term(self, kind: str, layout: str = "dense") -> AbstractTerm:
+        """Return the term for a method of kind `kind` (`layout`: see `qd.set_layout`)."""
         term = LindbladTerm(self.H, self.jump_ops, self.hermitian)
+        if kind == "ode" and layout != "dense" and term.is_constant:
+            with torch.no_grad():
+                offsets = banded_offsets(layout, [term.A(0.0), *(L for L, _ in term.jumps(0.0))])
+            if offsets is not None:
+                return BandedLindbladTerm(term, offsets)
         if kind in ("ode", "lindblad"):
             return term
         if kind == "linear":

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ._config import check_layout
+
 __all__ = ["Options"]
 
 
@@ -19,18 +21,23 @@ class Options:
             expectation values and the final state are kept, which saves memory).
         progress: Show a tqdm progress bar of the integration.
         t0: Initial time; default the first save time `tsave[0]`.
+        layout: How constant operators are stored in the right-hand side: `'auto'`,
+            `'dense'` or `'banded'` (see `qd.set_layout`); default the global setting.
 
     Examples:
         >>> import dynamics as qd
         >>> qd.Options(save_states=False, progress=True)
-        Options(save_states=False, progress=True, t0=None)
+        Options(save_states=False, progress=True, t0=None, layout=None)
     """
 
     save_states: bool = True
     progress: bool = False
     t0: float | None = None
+    layout: str | None = None
 
     def __post_init__(self):
+        if self.layout is not None:
+            check_layout(self.layout)
         if isinstance(self.t0, torch.Tensor) and self.t0.numel() == 1 and not self.t0.is_complex():
             object.__setattr__(self, "t0", float(self.t0))
         for name in ("save_states", "progress"):
