@@ -12,7 +12,11 @@ __all__ = ["broadcast_batch", "check_finite", "check_shape", "to_dm", "to_ket", 
 
 def check_finite(x: torch.Tensor, name: str) -> None:
     """Raise `ValueError` if `x` holds NaN or infinite values."""
-    if not bool(torch.isfinite(x.detach()).all()):
+    x = x.detach()
+    # A sum is ~10x cheaper than an elementwise test on large operators and is finite
+    # whenever every entry is (barring overflow, which the exact test then rules out).
+    total = torch.view_as_real(x).sum() if x.is_complex() else x.sum()
+    if not bool(torch.isfinite(total)) and not bool(torch.isfinite(x).all()):
         raise ValueError(f"Argument `{name}` must contain only finite values.")
 
 

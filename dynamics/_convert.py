@@ -46,8 +46,8 @@ def to_tensor(
         TypeError: If `x` cannot be converted.
 
     Examples:
-        >>> from dynamics._convert import to_tensor
-        >>> to_tensor([[0, 1], [1, 0]]).dtype
+        >>> import dynamics as qd
+        >>> qd.to_tensor([[0, 1], [1, 0]]).dtype
         torch.complex128
     """
     if isinstance(x, torch.Tensor):

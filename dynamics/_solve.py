@@ -9,8 +9,10 @@ import torch
 from solvers import AbstractGradient, AbstractMethod, integrate
 from solvers.methods import Tsit5
 
+from ._banded import Banded
 from ._checks import broadcast_batch, to_operator
 from ._config import get_layout, get_rdtype
+from .equations import banded_offsets
 from .options import Options
 from .result import Result
 from .time_operators import TimeOperator, as_time_operator
@@ -118,10 +120,23 @@ def collect_params(*items) -> list[torch.Tensor]:
     return out
 
 
-def expect_fn(E: torch.Tensor, ket: bool) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Return `x ↦ ⟨E⟩_x` of shape `(..., nexp)` for kets or density matrices."""
+def expect_fn(
+    E: torch.Tensor, ket: bool, layout: str = "dense"
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Return `x ↦ ⟨E⟩_x` of shape `(..., nexp)` for kets or density matrices.
+
+    For kets, `layout` (see `qd.set_layout`) may store `E` banded: `⟨ψ|E|ψ⟩` then costs
+    O(ndiag · n) instead of O(n²), which dominates a large spin chain's solve.
+    """
     if ket:
-        return lambda psi: (psi.mH.unsqueeze(-3) @ E @ psi.unsqueeze(-3))[..., 0, 0]
+        with torch.no_grad():
+            offsets = banded_offsets(layout, [E])
+        if offsets is not None:
+            B = Banded.from_dense(E, offsets[0])
+            return lambda psi: (psi.conj().unsqueeze(-3) * B.matmul(psi.unsqueeze(-3))).sum(
+                (-1, -2)
+            )
+        return lambda psi: (psi.mH.unsqueeze(-3) @ (E @ psi.unsqueeze(-3)))[..., 0, 0]
     Et = E.mT
     return lambda rho: (Et * rho.unsqueeze(-3)).sum((-1, -2))
 

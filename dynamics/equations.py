@@ -220,7 +220,7 @@ class BandedSchrodingerTerm(AbstractTerm):
 
     def __init__(self, H: TimeOperator, offsets: tuple[int, ...]):
         self.offsets = offsets
-        self.M = _Cached(lambda t: Banded.from_dense(-1j * H(t), offsets), True)
+        self.M = _Cached(lambda t: Banded.from_dense(H(t), offsets) * -1j, True)
         self.known = _Known()
 
     def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ def _describe(x: torch.Tensor | None) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Result:
-    """The result of `sesolve` or `mesolve`.
+    r"""The result of `sesolve` or `mesolve`.
 
     Attributes:
         tsave: The save times, shape `(ntsave,)`.
@@ -31,6 +31,18 @@ class Result:
         solver: Name of the solve function.
         method: The method used.
         gradient: The gradient mode used (`None`: plain autograd).
+
+    Examples:
+        A qubit precessing about $x$: $\langle\sigma_z\rangle(t) = \cos 2t$.
+
+        >>> import torch, dynamics as qd
+        >>> res = qd.sesolve(qd.sigmax(), qd.basis(2, 0), [0.0, 0.5, 1.0], exp_ops=[qd.sigmaz()])
+        >>> res.states.shape, res.expects.shape, res.final_state.shape
+        (torch.Size([3, 2, 1]), torch.Size([1, 3]), torch.Size([2, 1]))
+        >>> torch.allclose(res.expects[0].real, torch.cos(2 * res.tsave), atol=1e-6)
+        True
+        >>> res.solver, sorted(res.infos)
+        ('sesolve', ['nfev', 'rejected', 'steps', 'wall_time'])
     """
 
     tsave: torch.Tensor
@@ -67,6 +79,14 @@ class PropagatorResult(Result):
     `propagators` (an alias of `states`) has shape `(..., ntsave, n, n)` for
     `sepropagator` and `(..., ntsave, n², n²)` for `mepropagator` (superoperators on
     column-stacked density matrices, QuTiP's convention).
+
+    Examples:
+        >>> import torch, dynamics as qd
+        >>> res = qd.sepropagator(qd.sigmaz(), [0.0, 0.5, 1.0], method=qd.method.Expm())
+        >>> res.propagators.shape  # (ntsave, n, n)
+        torch.Size([3, 2, 2])
+        >>> torch.allclose(res.final_propagator, torch.linalg.matrix_exp(-1j * qd.sigmaz()))
+        True
     """
 
     _states_label = "propagators"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from solvers import AbstractGradient, AbstractMethod
 
 from ._checks import to_ket
+from ._config import get_layout
 from ._convert import QArrayLike
 from ._solve import batch_of, check_common, collect_params, expect_fn, run, to_exp_ops, to_tsave
 from .equations import Schrodinger
@@ -75,6 +76,6 @@ def sesolve(
         method=method,
         gradient=gradient,
         options=options,
-        expect=None if E is None else expect_fn(E, ket=True),
+        expect=None if E is None else expect_fn(E, ket=True, layout=get_layout(options.layout)),
         params=collect_params(H, psi0, E, tsave),
     )

@@ -20,6 +20,7 @@ from functools import reduce
 import numpy as np
 import torch
 
+from ._checks import check_finite
 from ._config import get_cdtype, get_device, get_rdtype
 from ._convert import QArrayLike, _is_qobj, to_tensor
 from ._shapes import broadcast_shapes
@@ -51,6 +52,18 @@ class TimeOperator(abc.ABC):
         discontinuities: Sorted, unique times (Python floats) where the operator jumps.
         is_constant: True only for constant operators.
         is_piecewise_constant: True for constant and piecewise-constant operators.
+
+    Examples:
+        Every constructor returns a `TimeOperator`; `+` builds sums and keeps track of
+        where the parts jump:
+
+        >>> import torch, dynamics as qd
+        >>> H = qd.constant(qd.sigmaz()) + qd.modulated(torch.cos, qd.sigmax(), discontinuities=[2.0])
+        >>> isinstance(H, qd.TimeOperator), H.shape, H.discontinuities
+        (True, torch.Size([2, 2]), (2.0,))
+        >>> H(0.0)
+        tensor([[ 1.+0.j,  1.+0.j],
+                [ 1.+0.j, -1.+0.j]], dtype=torch.complex128)
     """
 
     shape: torch.Size
@@ -156,7 +169,16 @@ class TimeOperator(abc.ABC):
 
 @_frozen
 class ConstantOperator(TimeOperator):
-    """Constant operator $H(t) = O$; build it with `constant`."""
+    """Constant operator $H(t) = O$; build it with `constant`.
+
+    Examples:
+        >>> import dynamics as qd
+        >>> H = qd.constant(qd.sigmaz())
+        >>> H, H.is_constant, H.discontinuities
+        (ConstantOperator(shape=(2, 2), dtype=complex128), True, ())
+        >>> H.at_times([0.0, 1.0, 2.0]).shape  # a view, no copy per time
+        torch.Size([3, 2, 2])
+    """
 
     O: torch.Tensor  # (..., n, n)
     is_constant = True
@@ -186,7 +208,16 @@ class ConstantOperator(TimeOperator):
 
 @_frozen
 class PWCOperator(TimeOperator):
-    """Piecewise-constant operator $H(t) = v_k O$ on $[t_k, t_{k+1})$; build it with `pwc`."""
+    """Piecewise-constant operator $H(t) = v_k O$ on $[t_k, t_{k+1})$; build it with `pwc`.
+
+    Examples:
+        >>> import dynamics as qd
+        >>> H = 2 * qd.pwc([0.0, 1.0, 2.0], [3.0, -1.0], qd.sigmax())  # scales the values
+        >>> H, H.is_piecewise_constant, H.discontinuities
+        (PWCOperator(shape=(2, 2), dtype=complex128), True, (0.0, 1.0, 2.0))
+        >>> H.values
+        tensor([ 6.+0.j, -2.+0.j], dtype=torch.complex128)
+    """
 
     times: torch.Tensor  # (N + 1,) real
     values: torch.Tensor  # (..., N)
@@ -230,7 +261,20 @@ class PWCOperator(TimeOperator):
 
 @_frozen
 class ModulatedOperator(TimeOperator):
-    """Modulated operator $H(t) = f(t) O$; build it with `modulated`."""
+    """Modulated operator $H(t) = f(t) O$; build it with `modulated`.
+
+    Examples:
+        A batch of three drive amplitudes: `f` returns shape `(3,)`, so $H$ has shape
+        `(3, n, n)`.
+
+        >>> import torch, dynamics as qd
+        >>> amplitudes = torch.tensor([0.5, 1.0, 2.0])
+        >>> H = qd.modulated(lambda t: amplitudes * torch.cos(t), qd.sigmax())
+        >>> H
+        ModulatedOperator(shape=(3, 2, 2), dtype=complex128)
+        >>> H(0.0)[:, 0, 1]
+        tensor([0.5000+0.j, 1.0000+0.j, 2.0000+0.j], dtype=torch.complex128)
+    """
 
     f: Callable
     O: torch.Tensor  # (..., n, n)
@@ -262,7 +306,16 @@ class ModulatedOperator(TimeOperator):
 
 @_frozen
 class CallableOperator(TimeOperator):
-    """Operator given by a function, $H(t) = f(t)$; build it with `timecallable`."""
+    """Operator given by a function, $H(t) = f(t)$; build it with `timecallable`.
+
+    Examples:
+        >>> import torch, dynamics as qd
+        >>> H = qd.timecallable(lambda t: t * qd.sigmaz() + qd.sigmax(), discontinuities=[1.0])
+        >>> H, H.discontinuities
+        (CallableOperator(shape=(2, 2), dtype=complex128), (1.0,))
+        >>> (2 * H)(3.0).diagonal()  # a scalar multiple keeps `f` and stores a scale
+        tensor([ 6.+0.j, -6.+0.j], dtype=torch.complex128)
+    """
 
     f: Callable
     shape: torch.Size
@@ -294,7 +347,19 @@ class CallableOperator(TimeOperator):
 
 @_frozen
 class SumOperator(TimeOperator):
-    r"""Sum of operators $H(t) = \sum_i H_i(t)$; build it with `+`."""
+    r"""Sum of operators $H(t) = \sum_i H_i(t)$; build it with `+`.
+
+    Constant parts are folded into one and nested sums are flattened.
+
+    Examples:
+        >>> import torch, dynamics as qd
+        >>> H = qd.sigmaz() + qd.pwc([0.0, 1.0], [1.0], qd.sigmax()) + qd.sigmaz()
+        >>> H, len(H.parts), H.is_piecewise_constant
+        (SumOperator(shape=(2, 2), dtype=complex128), 2, True)
+        >>> H(0.5)
+        tensor([[ 2.+0.j,  1.+0.j],
+                [ 1.+0.j, -2.+0.j]], dtype=torch.complex128)
+    """
 
     parts: tuple[TimeOperator, ...]
 
@@ -419,8 +484,7 @@ def _check_operator(O: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def _check_finite(x: torch.Tensor, name: str) -> None:
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"Argument `{name}` must contain only finite values.")
+    check_finite(x, name)
 
 
 def _check_callable(f: object) -> None:

@@ -11,6 +11,19 @@ class SolverError(RuntimeError):
     Attributes:
         t: The time the integration had reached.
         cause: A short description of the cause.
+
+    The solve functions raise the same error, also exported as `qd.SolverError`.
+
+    Examples:
+        A fixed step of 0.01 needs 100 steps to reach $t = 1$, more than allowed:
+
+        >>> import torch
+        >>> from solvers import RK4, ODETerm, SolverError, integrate
+        >>> try:
+        ...     integrate(ODETerm(lambda t, y: -y), RK4(dt=0.01, max_steps=10), torch.ones(1), torch.tensor([0.0, 1.0]))
+        ... except SolverError as err:
+        ...     print(err)
+        Integration failed at t = 0.1: reached `max_steps` = 10 of RK4.
     """
 
     def __init__(self, t: float, cause: str):

@@ -26,4 +26,12 @@ __all__ = [
 ]
 
 ALL_METHODS: tuple[type[AbstractMethod], ...] = (Euler, RK4, Dopri5, Tsit5, Dopri8, Expm)
-"""Every generic method (the test matrix and the API reference read this registry)."""
+"""Every generic method (the test matrix and the API reference read this registry).
+
+Examples:
+    >>> from solvers import ALL_METHODS
+    >>> [m.__name__ for m in ALL_METHODS]
+    ['Euler', 'RK4', 'Dopri5', 'Tsit5', 'Dopri8', 'Expm']
+    >>> [m.__name__ for m in ALL_METHODS if m.term_kind == "linear"]  # need a LinearTerm
+    ['Expm']
+"""

@@ -43,6 +43,17 @@ class AbstractMethod:
         tsave_gradient: Whether outputs can be differentiated with respect to the
             save times (`Direct` only).
         max_steps: Maximum number of steps before a `SolverError`.
+
+    Examples:
+        Every method is an `AbstractMethod` that declares its capabilities:
+
+        >>> from solvers import ALL_METHODS, AbstractMethod, Expm, Tsit5
+        >>> all(issubclass(m, AbstractMethod) for m in ALL_METHODS)
+        True
+        >>> Tsit5().order, Tsit5.term_kind, Tsit5.tsave_gradient
+        (5, 'ode', True)
+        >>> Expm().order, Expm.term_kind, Expm.supported_gradients
+        (2, 'linear', ('Direct', 'Checkpointed', 'Adjoint'))
     """
 
     supported_gradients: ClassVar[tuple[str, ...]] = ("Direct", "Checkpointed", "Adjoint")
@@ -112,12 +123,36 @@ class AbstractMethod:
 
 
 class AbstractStepMap(AbstractMethod):
-    """A method defined by a map `y_{k+1} = M(t_k, dt) y_k` on a fixed grid.
+    r"""A method defined by a map `y_{k+1} = M(t_k, dt) y_k` on a fixed grid.
 
     `prepare(term, t, dt)` builds what one step needs (a propagator, Kraus operators);
     `apply(prepared, y)` applies it. The loop calls `prepare` once per interval between
     save times and discontinuities when the term is piecewise constant, once per
     distinct `dt` when it is constant, and once per step otherwise.
+
+    Examples:
+        Backward Euler for linear equations, $y_{k+1} = (I - dt\, G(t_k + dt))^{-1} y_k$:
+
+        >>> import torch
+        >>> from dataclasses import dataclass
+        >>> from solvers import AbstractStepMap, LinearTerm, integrate
+        >>> @dataclass(frozen=True, kw_only=True)
+        ... class BackwardEuler(AbstractStepMap):
+        ...     term_kind = "linear"
+        ...     order = 1
+        ...     dt: float
+        ...     max_steps: int = 10_000
+        ...
+        ...     def prepare(self, term, t, dt):
+        ...         G = term.generator(t + dt)
+        ...         return torch.linalg.inv(torch.eye(G.shape[-1]) - dt * G)
+        ...
+        ...     def apply(self, prepared, y):
+        ...         return prepared @ y
+        >>> term = LinearTerm(lambda t: torch.tensor([[-1.0]]), is_constant=True)
+        >>> sol = integrate(term, BackwardEuler(dt=0.01), torch.ones(1, 1), torch.tensor([0.0, 1.0]))
+        >>> round(sol.y_final.item(), 2)  # e^{-1} = 0.368, to first order in dt
+        0.37
     """
 
     dt: float | None

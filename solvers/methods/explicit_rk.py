@@ -13,7 +13,17 @@ __all__ = ["AbstractAdaptiveRK", "AbstractFixedRK", "AbstractRungeKutta"]
 
 
 class AbstractRungeKutta(AbstractMethod):
-    """Interface shared by explicit Runge–Kutta methods (the tableau is the method)."""
+    """Interface shared by explicit Runge–Kutta methods (the tableau is the method).
+
+    Examples:
+        >>> from solvers import RK4, AbstractRungeKutta, Tsit5
+        >>> isinstance(Tsit5(), AbstractRungeKutta), isinstance(RK4(dt=0.1), AbstractRungeKutta)
+        (True, True)
+        >>> Tsit5().order, Tsit5().adaptive, Tsit5(dt=0.1).adaptive
+        (5, True, False)
+        >>> RK4.tableau.stages, RK4.tableau.b_err is None  # no error estimate: fixed steps
+        (4, True)
+    """
 
     tableau: ClassVar[ButcherTableau]
     dt: float | None
@@ -49,7 +59,23 @@ class AbstractRungeKutta(AbstractMethod):
 
 @dataclass(frozen=True, kw_only=True)
 class AbstractFixedRK(AbstractRungeKutta):
-    """A Runge–Kutta method without error estimate: fixed steps of size `dt`."""
+    """A Runge–Kutta method without error estimate: fixed steps of size `dt`.
+
+    Examples:
+        A new fixed-step method is a tableau (Heun's method, order 2):
+
+        >>> import torch
+        >>> from dataclasses import dataclass
+        >>> from solvers import AbstractFixedRK, ButcherTableau, ODETerm, integrate
+        >>> @dataclass(frozen=True, kw_only=True)
+        ... class Heun(AbstractFixedRK):
+        ...     tableau = ButcherTableau(a=((), (1.0,)), b=(0.5, 0.5), c=(0.0, 1.0), order=2)
+        >>> Heun(dt=0.01)
+        Heun(dt=0.01, max_steps=1000000)
+        >>> sol = integrate(ODETerm(lambda t, y: -y), Heun(dt=0.01), torch.ones(1), torch.tensor([0.0, 1.0]))
+        >>> round(sol.y_final.item(), 4)  # e^{-1}
+        0.3679
+    """
 
     dt: float
     max_steps: int = 1_000_000
@@ -66,6 +92,26 @@ class AbstractAdaptiveRK(AbstractRungeKutta):
 
     Adaptive by default (`rtol`, `atol`, PI step-size controller); fixed steps of size
     `dt` when `dt` is given.
+
+    Examples:
+        A new adaptive method is a tableau with error weights `b_err` (Heun–Euler 2(1)),
+        and dense output to save between steps:
+
+        >>> import torch
+        >>> from dataclasses import dataclass
+        >>> from solvers import AbstractAdaptiveRK, ButcherTableau, ODETerm, Tsit5, integrate
+        >>> isinstance(Tsit5(), AbstractAdaptiveRK)
+        True
+        >>> @dataclass(frozen=True, kw_only=True)
+        ... class HeunEuler(AbstractAdaptiveRK):
+        ...     tableau = ButcherTableau(
+        ...         a=((), (1.0,)), b=(0.5, 0.5), c=(0.0, 1.0), order=2,
+        ...         b_err=(-0.5, 0.5), error_order=1, dense=((1.0, -0.5), (0.0, 0.5)),
+        ...     )
+        >>> tsave = torch.tensor([0.0, 0.5, 1.0])
+        >>> sol = integrate(ODETerm(lambda t, y: -y), HeunEuler(rtol=1e-4), torch.ones(1), tsave)
+        >>> round(sol.y_final.item(), 4)  # e^{-1}
+        0.3679
     """
 
     rtol: float = 1e-6

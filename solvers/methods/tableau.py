@@ -45,7 +45,7 @@ class ButcherTableau:
             `Σ b != 1`, `Σ b_err != 0`, or a dense output that does not reach `b`).
 
     Examples:
-        >>> from solvers.methods.tableau import ButcherTableau
+        >>> from solvers import ButcherTableau
         >>> midpoint = ButcherTableau(a=((), (0.5,)), b=(0.0, 1.0), c=(0.0, 0.5), order=2)
         >>> midpoint.stages
         2
