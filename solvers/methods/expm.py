@@ -29,6 +29,60 @@ def matrix_exp(G: torch.Tensor) -> torch.Tensor:
     return torch.linalg.matrix_exp(pair)[0].reshape(G.shape)
 
 
+def expm_skew_hermitian(G: torch.Tensor) -> torch.Tensor:
+    """`exp(G)` for anti-Hermitian `G` `(..., d, d)` (a unitary), by an eigendecomposition.
+
+    With `iG = V diag(λ) V^†`, `exp(G) = V diag(e^{-iλ}) V^†`. Its vector–Jacobian
+    product is the Daleckii–Krein formula, a few products instead of the exponential
+    of a `2d × 2d` block matrix that `torch.linalg.matrix_exp` differentiates (about 3×
+    cheaper for a batch of small matrices). Second derivatives go through
+    `torch.linalg.matrix_exp`.
+
+    Examples:
+        >>> import torch
+        >>> G = torch.tensor([[0.0, 1.0], [-1.0, 0.0]], dtype=torch.complex128)
+        >>> torch.allclose(expm_skew_hermitian(G), torch.linalg.matrix_exp(G))
+        True
+    """
+    return _ExpSkewHermitian.apply(G)
+
+
+class _ExpSkewHermitian(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, G):
+        lam, V = torch.linalg.eigh(1j * G)
+        U = (V * torch.exp(-1j * lam).unsqueeze(-2)) @ V.mH
+        ctx.save_for_backward(G, lam, V)
+        return U
+
+    @staticmethod
+    def backward(ctx, gU):
+        G, lam, V = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph: a gradient that is itself differentiable
+            with torch.enable_grad():
+                (gG,) = torch.autograd.grad(matrix_exp(G), G, gU, create_graph=True)
+            return gG
+        # dU = V (F ∘ (V^† dG V)) V^† with F_jk = (e^{μ_j} - e^{μ_k}) / (μ_j - μ_k), μ = -iλ:
+        # F_jk = e^{-i(λ_j + λ_k)/2} sinc((λ_j - λ_k)/2), stable for equal eigenvalues.
+        d = lam.unsqueeze(-1) - lam.unsqueeze(-2)
+        s = lam.unsqueeze(-1) + lam.unsqueeze(-2)
+        F = torch.exp(-0.5j * s) * torch.sinc(d / (2 * torch.pi))
+        return V @ (F.conj() * (V.mH @ gU @ V)) @ V.mH
+
+
+def _is_skew_hermitian(G: torch.Tensor) -> bool:
+    """Whether `G = -G^†` to rounding (one host sync)."""
+    if not G.is_complex():
+        return False
+    tol = 64 * torch.finfo(G.real.dtype).eps
+    return bool((G + G.mH).abs().amax() <= tol * G.abs().amax().clamp(min=1.0))
+
+
+def exp_generator(G: torch.Tensor) -> torch.Tensor:
+    """`exp(G)`, by an eigendecomposition when `G` is anti-Hermitian (a unitary flow)."""
+    return expm_skew_hermitian(G) if _is_skew_hermitian(G) else matrix_exp(G)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Expm(AbstractStepMap):
     r"""Exact exponential stepping for linear equations $\dot y = G(t)\, y$.
@@ -80,7 +134,7 @@ class Expm(AbstractStepMap):
         """Return the propagators `exp(G(t_i) dt_i)`, stacked: shape `(len(ts), ..., d, d)`."""
         G = term.generators(ts)
         dts = torch.tensor(dts, dtype=G.real.dtype, device=G.device)
-        return matrix_exp(G * dts.reshape(-1, *(1,) * (G.ndim - 1)))
+        return exp_generator(G * dts.reshape(-1, *(1,) * (G.ndim - 1)))
 
     def integrate(
         self, term, y0, tsave, t0, discontinuities, save, event_ndim, progress, recorder=None

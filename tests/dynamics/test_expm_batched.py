@@ -104,3 +104,27 @@ def test_linear_map_loop_equals_map_loop_on_a_constant_generator(d, with_stack):
     assert stats["nfev"] < stats["steps"]
     sol = integrate(term, method, y0, tsave)
     torch.testing.assert_close(sol.ys[0][-1], y_fast)
+
+
+def test_unitary_exponentials_use_the_eigendecomposition_and_keep_exact_derivatives():
+    from solvers.methods.expm import _is_skew_hermitian, expm_skew_hermitian
+
+    H = _pulse_problem(batched=False)[0]
+    G = -1j * H.at_times([0.1, 0.7])
+    assert _is_skew_hermitian(G) and not _is_skew_hermitian(G + 0.1)
+    X = torch.randn(3, 3, dtype=F64, requires_grad=True)
+
+    def unitary(X):  # a Hermitian direction: exp(-i (H + X + Xᵀ))
+        return expm_skew_hermitian(G - 1j * (X + X.mT))
+
+    assert torch.autograd.gradcheck(unitary, (X,))
+    assert torch.autograd.gradgradcheck(unitary, (X,))
+
+    # Second derivatives of a gate fidelity through sepropagator + Expm (GRAPE's Hessian)
+    def fidelity(ux):
+        Hs = qd.pwc(torch.linspace(0.0, 2.0, 9, dtype=F64), ux, qd.sigmax())
+        U = qd.sepropagator(Hs, [0.0, 2.0], method=qd.method.Expm()).final_propagator
+        return (U[0, 1].abs() ** 2).unsqueeze(0)
+
+    u = torch.linspace(-0.5, 0.7, 8, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(fidelity, (u,))
