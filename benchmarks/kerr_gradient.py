@@ -6,8 +6,9 @@ runs in its own process (peak memory is that process's maximum resident set size
 and is reported as a ratio to the forward pass without gradient of the same
 configuration: adaptive Tsit5 (rtol 1e-6, atol 1e-8) and fixed steps (1,000, 3,000,
 10,000 Dopri8 steps). In the same run: torchdiffeq's `odeint_adjoint` on the same right-hand side
-(if installed, with a time limit; dynamiqs is not wired in yet). Gradients are checked
-against central finite differences of the same discretisation.
+(if installed, with a time limit; dynamiqs' gradient is in `suite.py`, problem P4, which
+reuses this file's torchdiffeq code). Gradients are checked against central finite
+differences of the same discretisation.
 
     python benchmarks/kerr_gradient.py            # the full table
     python benchmarks/kerr_gradient.py --smoke    # n = 8, few steps (CI)
@@ -133,7 +134,13 @@ def child(args) -> None:
         out = run_torchdiffeq(args.size, args.steps)
     else:
         out = run_qdynamics(args.size, args.mode, args.steps)
-    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec (a child's is at
+    # least its parent's RSS at the fork)
+    with open("/proc/self/status") as f:
+        hwm = next((int(x.split()[1]) for x in f if x.startswith("VmHWM:")), None)
+    out["maxrss_mb"] = (
+        hwm / 1024 if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     print(json.dumps(out))
 
 
