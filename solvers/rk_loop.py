@@ -16,6 +16,7 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
+from ._autograd import vjp_grad
 from .controllers import PIController, initial_step, rms
 from .errors import SolverError
 from .fused import _stage_ops, fused_step, step_vjp, wants_fused
@@ -341,7 +342,7 @@ def rk_replay_vjp(method, term, records, y, tsave, save, lam, cotangents, params
                 outs.append(x)
                 cots.append(sum_to(gx, x.shape))
     if outs and params:
-        grads = torch.autograd.grad(outs, params, cots, allow_unused=True, retain_graph=True)
+        grads = vjp_grad(outs, params, cots, allow_unused=True, retain_graph=True)
         _add_into(pgrads, grads)
     return lam, pgrads
 
@@ -358,9 +359,7 @@ def _save_vjp(save, xs, cotangents, params):
                     cots.append(g)
         if not outs:
             return [None] * len(xs), [None] * len(params)
-        grads = torch.autograd.grad(
-            outs, (*xs, *params), cots, allow_unused=True, retain_graph=True
-        )
+        grads = vjp_grad(outs, (*xs, *params), cots, allow_unused=True, retain_graph=True)
     return list(grads[: len(xs)]), list(grads[len(xs) :])
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .._autograd import vjp_grad
 from .base import AbstractGradient, Problem
 
 __all__ = ["AbstractReplayGradient", "Segment"]
@@ -108,7 +109,7 @@ def vjp(fn, problem, y_start, lam, cotangents, params, first_save=False):
                 if g is not None and o.requires_grad:
                     outs.append(o)
                     cots.append(g)
-        grads = torch.autograd.grad(outs, (y, *params), cots, allow_unused=True, retain_graph=True)
+        grads = vjp_grad(outs, (y, *params), cots, allow_unused=True, retain_graph=True)
     g_y = grads[0] if grads[0] is not None else torch.zeros_like(y)
     return g_y, grads[1:]
 
