@@ -391,7 +391,11 @@ def _band_of(P: torch.Tensor, Q: torch.Tensor, offsets: tuple[int, ...]) -> torc
 
 def _rhs(hermitian: bool, rho: torch.Tensor, A: Banded, Ls: Sequence[Banded]) -> torch.Tensor:
     X = A.matmul(rho)
-    acc = X if hermitian else A.matmul(rho.mH)  # ρ A^† = (A ρ^†)^†
+    if hermitian:  # Z + Z^† with Z = A ρ + ½ Σ L (L ρ)^†: Hermitian to the last bit
+        for L in Ls:
+            X = X + 0.5 * L.matmul(L.matmul(rho).mH)
+        return X + X.mH
+    acc = A.matmul(rho.mH)  # ρ A^† = (A ρ^†)^†
     for L in Ls:  # (L ρ) L^† = (L (L ρ)^†)^†, exact for any ρ
         acc = acc + L.matmul(L.matmul(rho).mH)
     return X + acc.mH
@@ -409,8 +413,8 @@ def banded_lindblad_vjp(
     """Vector–Jacobian product of `banded_lindblad_rhs` with cotangent `g` `(..., n, n)`.
 
     Mirrors `dynamics._lindblad_rhs.lindblad_vjp` (with `Adag = A^†` and `Ld = L^†` tied
-    to `A` and `L`): for `hermitian=True` the function differentiated is
-    `A ρ + ρ^† A^† + Σ L ρ L^†`, so the gradients are right for any ρ.
+    to `A` and `L`): for `hermitian=True` the function differentiated is `Z + Z^†` with
+    `Z = A ρ + ½ Σ L ρ^† L^†`, so the gradients are right for any ρ.
 
     Returns:
         The gradient with respect to `rho` and the tuple of gradients with respect to
@@ -421,7 +425,7 @@ def banded_lindblad_vjp(
     need_ops = need_ops if need_ops is not None else (True,) * (1 + len(Ls))
     gH, rhoH = g.mH, rho.mH
     Ah = A.mH
-    if hermitian:  # y = A ρ + ρ^† A^†
+    if hermitian:  # y = Z + Z^†, Z = A ρ + ½ Σ L (L ρ)^†: on Z, the cotangent is g + g^†
         s = g + gH
         g_rho = Ah.matmul(s) if need_rho else None
         g_A = _band_of(s, rhoH, A.offsets) if need_ops[0] else None
@@ -429,15 +433,22 @@ def banded_lindblad_vjp(
         g_rho = Ah.matmul(g) + Ah.matmul(gH).mH if need_rho else None
         g_A = _band_of(g, rhoH, A.offsets) + _band_of(gH, rho, A.offsets) if need_ops[0] else None
     g_Ls = []
-    for L, need in zip(Ls, need_ops[1:]):  # y = L ρ L^†
+    for L, need in zip(Ls, need_ops[1:]):
         Lh = L.mH
-        if need_rho:  # L^† g L = L^† (L^† g^†)^†
-            g_rho = g_rho + Lh.matmul(Lh.matmul(gH).mH)
-        if need:  # g L ρ^† + g^† L ρ (L directly, and through L^†)
-            gL = _band_of(g, L.matmul(rhoH), L.offsets) + _band_of(gH, L.matmul(rho), L.offsets)
-            g_Ls.append(sum_to(gL, L.diags.shape))
-        else:
-            g_Ls.append(None)
+        if hermitian:  # ½ (L ρ L^† + L ρ^† L^†) against s = g + g^† (s Hermitian)
+            if need_rho:  # ½ L^† s L = ½ L^† (L^† s)^†
+                g_rho = g_rho + 0.5 * Lh.matmul(Lh.matmul(s).mH)
+            gL = 0.5 * _band_of(s, L.matmul(rho + rhoH), L.offsets) if need else None
+        else:  # L ρ L^†
+            if need_rho:  # L^† g L = L^† (L^† g^†)^†
+                g_rho = g_rho + Lh.matmul(Lh.matmul(gH).mH)
+            # g L ρ^† + g^† L ρ (L directly, and through L^†)
+            gL = (
+                _band_of(g, L.matmul(rhoH), L.offsets) + _band_of(gH, L.matmul(rho), L.offsets)
+                if need
+                else None
+            )
+        g_Ls.append(sum_to(gL, L.diags.shape) if gL is not None else None)
     return sum_to(g_rho, rho.shape), (sum_to(g_A, A.diags.shape), *g_Ls)
 
 
@@ -462,8 +473,9 @@ def banded_lindblad_rhs(
     r"""Return $A\rho + \rho A^\dagger + \sum_k L_k \rho L_k^\dagger$ with banded `A` and `L_k`.
 
     Same semantics as `dynamics._lindblad_rhs.lindblad_rhs`: with `hermitian=True`
-    (density matrices) the coherent part is `X + X^†` with `X = A ρ`; the jump terms
-    are `(L ρ) L^†`, computed as `(L (L ρ)^†)^†` (products on the left only). `A` is
+    (density matrices) the value is `Z + Z^†` with `Z = A ρ + ½ Σ L (L ρ)^†`, one
+    product for the coherent part and Hermitian to the last bit; otherwise the jump
+    terms are `(L ρ) L^†`, computed as `(L (L ρ)^†)^†` (products on the left only). `A` is
     `-i H - ½ Σ L^† L`. Autograd records one node, whose backward pass is
     `banded_lindblad_vjp` (gradients reach `rho`, `A.diags` and each `L.diags`).
 

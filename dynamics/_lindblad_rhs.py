@@ -5,9 +5,14 @@ tensor per product; this function records one node, saves only its inputs, and i
 backward pass applies the adjoint Lindbladian. The backward is written with
 differentiable torch operations, so second derivatives (`create_graph=True`) work.
 
-The forward pass computes, for `hermitian=True`, `X + X^†` with `X = A ρ`, which is
-`A ρ + ρ^† A^†` (equal to `A ρ + ρ A^†` on Hermitian ρ, at the cost of one product);
-gradients are those of exactly that function, so they stay correct for any ρ.
+The forward pass computes, for `hermitian=True`, `Y + Y^†` with
+`Y = A ρ + ½ Σ_k L_k ρ L_k^†`: on Hermitian ρ this is `A ρ + ρ A^† + Σ_k L_k ρ L_k^†`
+at the cost of one product for the coherent part, and its value is Hermitian to the
+last bit. That matters: rounding leaves ρ with a tiny anti-Hermitian part, which the
+unsymmetrised jump term `L ρ L^†` would amplify without the damping of the
+anticommutator (the coherent part `X + X^†` is Hermitian whatever ρ is), so
+integrations with large jump operators (e.g. two-photon loss `L = a² − α²`) would
+blow up. Gradients are those of exactly this function, so they stay correct for any ρ.
 """
 
 from __future__ import annotations
@@ -20,12 +25,17 @@ __all__ = ["lindblad_rhs", "lindblad_vjp"]
 
 
 def _forward(hermitian, rho, A, Adag, jumps):
-    X = A @ rho
-    out = X + X.mH if hermitian else X + rho @ Adag
+    out = A @ rho
+    if not hermitian:
+        out = out + rho @ Adag
+    w = 0.5 if hermitian else 1.0  # Y = A ρ + ½ Σ L ρ L^†, returned as Y + Y^†
     for L, Ld in jumps:
         LR = L @ rho
-        out = torch.addmm(out, LR, Ld) if out.ndim == LR.ndim == Ld.ndim == 2 else out + LR @ Ld
-    return out
+        if out.ndim == LR.ndim == Ld.ndim == 2:
+            out = torch.addmm(out, LR, Ld, alpha=w)
+        else:
+            out = out + w * (LR @ Ld)
+    return out + out.mH if hermitian else out
 
 
 class _LindbladRHS(torch.autograd.Function):
@@ -55,24 +65,25 @@ def lindblad_vjp(hermitian, rho, A, Adag, LLd, g, need_rho=True, need_ops=None):
     """
     need_ops = need_ops if need_ops is not None else (True,) * (2 + len(LLd))
     rho_h = rho.mH
-    if hermitian:  # y = A ρ + ρ^† A^†
-        s = g + g.mH
-        g_rho = A.mH @ s if need_rho else None
-        g_A = s @ rho_h if need_ops[0] else None
+    if hermitian:  # y = Y + Y^†, Y = A ρ + ½ Σ L ρ L_d: the cotangent of Y is g + g^†
+        g, w = g + g.mH, 0.5
+        g_rho = A.mH @ g if need_rho else None
+        g_A = g @ rho_h if need_ops[0] else None
         g_Adag = None
-    else:  # y = A ρ + ρ A_dag
+    else:  # y = A ρ + ρ A_dag + Σ L ρ L_d
+        w = 1.0
         g_rho = A.mH @ g + g @ Adag.mH if need_rho else None
         g_A = g @ rho_h if need_ops[0] else None
         g_Adag = rho_h @ g if need_ops[1] else None
     g_jumps = []
-    for k in range(0, len(LLd), 2):  # y = L ρ L_d, with L_d = L^† (so L^† g L_d^† = L_d g L)
+    for k in range(0, len(LLd), 2):  # w L ρ L_d, with L_d = L^† (so L^† g L_d^† = L_d g L)
         L, Ld = LLd[k], LLd[k + 1]
         if need_rho:
             Ldg = Ld @ g
             both2d = g_rho.ndim == Ldg.ndim == L.ndim == 2
-            g_rho = torch.addmm(g_rho, Ldg, L) if both2d else g_rho + Ldg @ L
-        g_jumps.append(sum_to(g @ L @ rho_h, L.shape) if need_ops[2 + k] else None)
-        g_jumps.append(sum_to(rho_h @ Ld @ g, Ld.shape) if need_ops[3 + k] else None)
+            g_rho = torch.addmm(g_rho, Ldg, L, alpha=w) if both2d else g_rho + w * (Ldg @ L)
+        g_jumps.append(sum_to(w * (g @ L @ rho_h), L.shape) if need_ops[2 + k] else None)
+        g_jumps.append(sum_to(w * (rho_h @ Ld @ g), Ld.shape) if need_ops[3 + k] else None)
     g_Adag = sum_to(g_Adag, Adag.shape) if g_Adag is not None else None
     return sum_to(g_rho, rho.shape), (sum_to(g_A, A.shape), g_Adag, *g_jumps)
 
@@ -85,6 +96,9 @@ def lindblad_rhs(
     hermitian: bool,
 ) -> torch.Tensor:
     """Return `A ρ + ρ A^† + Σ_k L_k ρ L_k^†` (with `A^† = Adag`, `L_k^† = Ld_k` given).
+
+    With `hermitian=True` (`Adag` unused) the value is computed as `Y + Y^†` with
+    `Y = A ρ + ½ Σ_k L_k ρ L_k^†`, exactly Hermitian (see the module docstring).
 
     Autograd records a single node when any input requires grad, none otherwise.
     """
