@@ -19,6 +19,15 @@ Two kernels, chosen per operator from its offsets (`Banded.uses_blocks`):
 - *diagonal* kernel, for sparse offsets spread over the matrix (Ising-type chains,
   offsets ±2^k): one row gather of the padded `X` and one multiply-reduce.
 
+- *sparse* kernel, when no autograd graph is recorded through the product (solves
+  without gradients, replaying gradient modes, vector–Jacobian products) and the
+  operator is unbatched on a CPU or CUDA device: a CSR copy of the operator (built
+  once, zeros dropped) times `X` through the sparse BLAS (MKL on CPU, cuSPARSE on
+  CUDA). It beats both kernels above: Kerr `A @ ρ` at n = 128 takes 31 µs against 48
+  (block), Ising `H @ ψ` at n = 4096 103 µs against 455 (diagonal), because the
+  diagonals of a spin chain are half zeros and the gather of the diagonal kernel is
+  never formed. Where a graph is recorded the two differentiable kernels are used.
+
 Everything is differentiable with autograd (gradients reach `diags` and, through
 `from_dense`, the dense tensor), broadcasts over leading batch dimensions and stays
 on the device of its inputs (no host syncs in products).
@@ -34,12 +43,15 @@ quarter to a third of `n` (n = 64, 9 diagonals: 47 vs 60 µs; n = 64, 17: tie; n
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from solvers.terms import sum_to
+
+from ._memo import memo_by_tensor
 
 __all__ = [
     "BLOCK",
@@ -55,11 +67,13 @@ __all__ = [
 BLOCK = 8  # rows per block of the block kernel (4–16 measured equal within noise)
 
 
+@memo_by_tensor
 def band_offsets(A: torch.Tensor, tol: float = 0.0) -> tuple[int, ...]:
     """Return the sorted offsets of the diagonals of `A` with an entry `|a| > tol`.
 
     `A` has shape `(..., n, n)`; the offsets are the union over the batch. One host
     sync. An all-zero `A` gives `(0,)` (a banded operator has at least one diagonal).
+    Memoised per tensor while it is unmodified (`dynamics._memo`).
     """
     n = A.shape[-1]
     if tol > 0:
@@ -305,7 +319,11 @@ class Banded:
             raise ValueError(
                 f"Argument `X` must have shape (..., {self.n}, m), but has {tuple(X.shape)}."
             )
-        if self.uses_blocks:
+        if X.dtype != self.dtype:  # as dense products promote (a real state, a complex H)
+            X = X.to(torch.promote_types(X.dtype, self.dtype))
+        if self._sparse_ok(X):
+            return _csr_matmul(self._csr(), X)
+        if self.uses_blocks and X.dtype == self.dtype:
             return _block_matmul(self._cached("blocks", self._blocks), self.offsets, X)
         S = _shifted(X, self.offsets)  # (..., ndiag, n, m)
         return (self.diags[..., None] * S).sum(-3)
@@ -313,6 +331,22 @@ class Banded:
     def rmatmul(self, X: torch.Tensor) -> torch.Tensor:
         """Return `X @ A` for dense `X` `(..., m, n)`, as `(A^† X^†)^†`."""
         return self.mH.matmul(X.mH).mH
+
+    def _sparse_ok(self, X: torch.Tensor) -> bool:
+        """Whether `matmul(X)` may use the (non-differentiable) sparse kernel."""
+        if self.diags.ndim != 2 or X.device.type not in _SPARSE_DEVICES:
+            return False
+        if X.device != self.diags.device or X.dtype != self.diags.dtype:
+            return False
+        return not (torch.is_grad_enabled() and (X.requires_grad or self.diags.requires_grad))
+
+    def _csr(self) -> torch.Tensor:
+        """The operator as a CSR tensor without its zeros (memoised; never differentiated)."""
+        csr = self._cache.get("csr")
+        if csr is None:
+            with torch.no_grad():
+                csr = self._cache["csr"] = _to_csr(self.offsets, self.diags)
+        return csr
 
     def _blocks(self) -> torch.Tensor:
         """Dense blocks `(..., nb, BLOCK, BLOCK + span - 1)` of the block kernel."""
@@ -335,6 +369,34 @@ def _diag_index(
     ks = torch.tensor(offsets, device=device)
     i = torch.arange(n, device=device)
     return (i[None, :] * (W + 1) + ks[:, None] + lo).flatten()
+
+
+_SPARSE_DEVICES = ("cpu", "cuda")
+
+
+def _to_csr(offsets: tuple[int, ...], diags: torch.Tensor) -> torch.Tensor:
+    """CSR `(n, n)` tensor of the unbatched operator with `diags` `(ndiag, n)` (one host sync)."""
+    n = diags.shape[-1]
+    index, inside = _flat_diag_index(offsets, n, diags.device)  # row i, column i + k
+    values = diags.flatten()
+    keep = (inside.flatten() & (values != 0)).nonzero()[:, 0]
+    flat, order = index[keep].sort()
+    values = values[keep][order]
+    rows = torch.div(flat, n, rounding_mode="floor")
+    crow = torch.zeros(n + 1, dtype=torch.int64, device=diags.device)
+    crow[1:] = torch.bincount(rows, minlength=n).cumsum(0)
+    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, flat - rows * n, values, (n, n))
+
+
+def _csr_matmul(C: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """`C @ X` for a CSR `(n, n)` `C` and dense `X` `(..., n, m)`."""
+    if X.ndim == 2:
+        return C @ X
+    n, m, batch = X.shape[-2], X.shape[-1], X.shape[:-2]
+    out = C @ X.movedim(-2, 0).reshape(n, -1)  # (n, batch · m)
+    return out.reshape(n, *batch, m).movedim(0, -2)
 
 
 def _block_matmul(blocks: torch.Tensor, offsets: tuple[int, ...], X: torch.Tensor) -> torch.Tensor:

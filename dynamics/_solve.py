@@ -83,6 +83,8 @@ def to_exp_ops(exp_ops, n: int) -> torch.Tensor | None:
         if len(exp_ops) == 0:
             return None
         ops = [to_operator(E, f"exp_ops[{k}]", n) for k, E in enumerate(exp_ops)]
+        if len(ops) == 1:  # a view: no copy of a large operator (nor a new tensor to check)
+            return ops[0].unsqueeze(-3)
         broadcast_batch(**{f"exp_ops[{k}]": E.shape[:-2] for k, E in enumerate(ops)})
         return torch.stack(torch.broadcast_tensors(*ops), dim=-3)
     E = to_operator(exp_ops, "exp_ops", n)

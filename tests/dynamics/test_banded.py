@@ -87,6 +87,38 @@ def test_products_equal_dense(name, m):
     _close(Y @ B, Y @ A)
 
 
+@pytest.mark.parametrize("name", list(OPERATORS))
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_sparse_and_differentiable_kernels_agree(name, batch):
+    """Products without a graph take the CSR kernel; with one, the block/diagonal kernels."""
+    A = OPERATORS[name]
+    X = torch.randn(*batch, *A.shape[:-2], A.shape[-1], 4, dtype=C128)
+    B = Banded.from_dense(A)
+    sparse = B.matmul(X)
+    assert "csr" in B._cache if B.diags.ndim == 2 else "csr" not in B._cache
+    recorded = B.matmul(X.clone().requires_grad_())
+    assert recorded.grad_fn is not None
+    _close(sparse, A @ X)
+    _close(recorded.detach(), A @ X)
+    _close(B.mH.matmul(X), A.mH @ X)  # the adjoint has its own CSR copy
+
+
+def test_sparse_kernel_drops_zeros_and_falls_back():
+    H = _ising(5)  # the ±2^k diagonals are half zeros
+    B = Banded.from_dense(H)
+    assert B._csr().values().numel() == int((H != 0).sum()) < B.diags.numel()
+    with torch.no_grad():  # diags requiring grad: no graph recorded, the sparse kernel serves
+        Bg = Banded(B.offsets, B.diags.clone().requires_grad_())
+        assert Bg._sparse_ok(torch.ones(32, 1, dtype=C128))
+    assert not Bg._sparse_ok(torch.ones(32, 1, dtype=C128))  # a graph would be recorded
+    assert not B._sparse_ok(torch.ones(32, 1, dtype=torch.complex64))  # dtype mismatch
+    X = torch.randn(32, 2, dtype=torch.float64)  # a real X is promoted, as by dense products
+    _close(B.matmul(X), H @ X.to(C128))
+    _close(B.matmul(X.requires_grad_()), H @ X.to(C128))
+    R = Banded.from_dense(H.real)  # and a real operator against a complex X
+    _close(R.matmul(X.to(C128)), H.real.to(C128) @ X.to(C128))
+
+
 def test_ising_offsets_and_kernels():
     H = _ising(4)
     assert band_offsets(H) == (-8, -4, -2, -1, 0, 1, 2, 4, 8)
