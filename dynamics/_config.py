@@ -89,8 +89,10 @@ def set_layout(layout: str) -> None:
 
     Args:
         layout: `'auto'` (default: banded when the band is narrow and the dimension large
-            enough for it to pay, measured crossover n ≈ 64), `'dense'` or `'banded'`
-            (always, for constant operators). Per call: `qd.Options(layout=...)`.
+            enough for it to pay, measured crossover n ≈ 64; for a small constant
+            Lindbladian, n ≤ 12, one `n² × n²` superoperator product), `'dense'` or
+            `'banded'` (always, for constant operators). Per call:
+            `qd.Options(layout=...)`.
 
     Raises:
         ValueError: If `layout` is not one of `'auto'`, `'dense'`, `'banded'`.

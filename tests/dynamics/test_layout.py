@@ -8,7 +8,14 @@ import pytest
 import torch
 
 import dynamics as qd
-from dynamics.equations import BandedLindbladTerm, BandedSchrodingerTerm, Lindblad, Schrodinger
+from dynamics.equations import (
+    BandedLindbladTerm,
+    BandedSchrodingerTerm,
+    Lindblad,
+    LindbladTerm,
+    Schrodinger,
+    SuperLindbladTerm,
+)
 
 F64 = torch.float64
 MODES = {
@@ -55,10 +62,18 @@ def _solve(solve: str, layout: str, mode, batched: bool = False):
 
 @pytest.mark.parametrize("batched", [False, True], ids=["unbatched", "batched"])
 @pytest.mark.parametrize("mode", list(MODES))
-@pytest.mark.parametrize("solve", ["mesolve", "sesolve", "sepropagator"])
-def test_banded_layout_equals_dense_values_and_gradients(solve, mode, batched):
+@pytest.mark.parametrize(
+    ("solve", "layout"),
+    [
+        ("mesolve", "banded"),
+        ("mesolve", "auto"),  # n = 7: the superoperator form
+        ("sesolve", "banded"),
+        ("sepropagator", "banded"),
+    ],
+)
+def test_layouts_equal_dense_values_and_gradients(solve, layout, mode, batched):
     out_d, grads_d = _solve(solve, "dense", MODES[mode], batched)
-    out_b, grads_b = _solve(solve, "banded", MODES[mode], batched)
+    out_b, grads_b = _solve(solve, layout, MODES[mode], batched)
     torch.testing.assert_close(out_b, out_d, rtol=1e-10, atol=1e-12)
     for gb, gd in zip(grads_b, grads_d):
         torch.testing.assert_close(gb, gd, rtol=1e-8, atol=1e-10)
@@ -93,6 +108,48 @@ def test_auto_layout_picks_banded_only_where_it_pays():
     assert not isinstance(eq.term("ode", "auto"), BandedLindbladTerm)
     eq = Lindblad(qd.constant(qd.number(96)), [qd.constant(a_large)], "mesolve", True)
     assert isinstance(eq.term("ode", "auto"), BandedLindbladTerm)
+
+
+def test_auto_layout_picks_the_superoperator_for_small_constant_lindbladians():
+    def term(n, layout="auto", batch=(), H=None):
+        a = qd.destroy(n)
+        H = qd.constant(qd.number(n) * torch.ones(*batch, 1, 1)) if H is None else H
+        return Lindblad(H, [qd.constant(a)], "mesolve", True).term("ode", layout)
+
+    assert isinstance(term(2), SuperLindbladTerm)
+    assert isinstance(term(12), SuperLindbladTerm)
+    assert isinstance(term(4, batch=(512,)), SuperLindbladTerm)  # 512 × 4⁴ = 2¹⁷
+    assert type(term(13)) is LindbladTerm
+    assert type(term(8, batch=(512,))) is LindbladTerm  # 512 × 8⁴ > 2¹⁷
+    assert type(term(4, "dense")) is LindbladTerm
+    assert not isinstance(term(4, "banded"), SuperLindbladTerm)
+    x = qd.destroy(4) + qd.dag(qd.destroy(4))
+    drive = qd.constant(qd.number(4)) + qd.modulated(torch.cos, x)
+    assert not isinstance(term(4, H=drive), SuperLindbladTerm)  # time-dependent
+
+
+def test_superoperator_term_matches_the_product_form_and_its_vjp():
+    torch.manual_seed(0)
+    n = 4
+    H = torch.randn(3, n, n, dtype=torch.complex128)
+    H = H + H.mH
+    L = torch.randn(n, n, dtype=torch.complex128)
+    dense = Lindblad(qd.constant(H), [qd.constant(L)], "mesolve", False).term("ode", "dense")
+    sup = SuperLindbladTerm(dense)
+    rho = torch.randn(3, n, n, dtype=torch.complex128)  # not Hermitian: the map is linear
+    torch.testing.assert_close(sup.vf(0.0, rho), dense.vf(0.0, rho), rtol=1e-12, atol=1e-12)
+    assert (n, n) == sup.vf(0.0, rho[0]).shape[-2:]
+
+    g = torch.randn_like(rho)
+    G = sup.ops(0.0)[0].detach().requires_grad_()
+    r = rho.clone().requires_grad_()
+    out = SuperLindbladTerm._apply(G, r)
+    ref = torch.autograd.grad(out, (r, G), g)
+    g_y, (g_G,) = sup.vjp((G.detach(),), rho, g, (True,))
+    torch.testing.assert_close(g_y, ref[0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g_G, ref[1], rtol=1e-12, atol=1e-12)
+    g_y2, (none,) = sup.vjp((G.detach(),), rho, g, (False,))
+    assert none is None and torch.equal(g_y2, g_y)
 
 
 def test_time_dependent_operators_stay_dense_even_when_banded_is_asked():
