@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._autograd import vjp_grad
-from .controllers import PIController, initial_step, rms
+from .controllers import PIController, initial_step, modulus, rms
 from .errors import SolverError
 from .fused import _stage_ops, fused_step, step_vjp, wants_fused
 from .stages import ListStages
@@ -96,14 +96,15 @@ class _Stepper:
     def error(self, h: float, y: torch.Tensor, y1: torch.Tensor, method, event_ndim: int) -> float:
         """Return the largest error norm over the batch (1 is the tolerance)."""
         tab, st = self.tab, self.stages
-        abs_y = self.abs_y1 if self.abs_y1 is not None and self.abs_y1[0] is y else (y, y.abs())
-        self.abs_y1 = (y1, y1.abs())
+        hit = self.abs_y1 is not None and self.abs_y1[0] is y
+        abs_y = self.abs_y1 if hit else (y, modulus(y))
+        self.abs_y1 = (y1, modulus(y1))
         scale = torch.maximum(abs_y[1], self.abs_y1[1]).mul_(method.rtol).add_(method.atol)
-        e = rms(st.combine(None, tab.b_err, 1.0) / scale, event_ndim)
+        e = rms(st.combine(None, tab.b_err, 1.0), event_ndim, scale)
         if tab.b_err_low is None:
             err = abs(h) * e
         else:  # DOP853's combination of its order-5 and order-3 estimates
-            e3 = rms(st.combine(None, tab.b_err_low, 1.0) / scale, event_ndim)
+            e3 = rms(st.combine(None, tab.b_err_low, 1.0), event_ndim, scale)
             denom = torch.sqrt(e**2 + 0.01 * e3**2)
             err = abs(h) * e**2 / torch.where(denom > 0, denom, torch.ones_like(denom))
         return float(err.max())

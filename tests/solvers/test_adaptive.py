@@ -313,3 +313,22 @@ def test_wall_time_is_measured(methods, adaptive_cls):
     sol = integrate(ODETerm(f), methods.adaptive(adaptive_cls), torch.ones(1, dtype=F64), TS)
     assert len(calls) == sol.stats["nfev"]
     assert math.isfinite(sol.stats["wall_time"])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128, torch.complex64])
+@pytest.mark.parametrize("event_ndim", [0, 1, 2])
+def test_error_norm_and_modulus_match_their_definitions(dtype, event_ndim):
+    from solvers.controllers import modulus, rms
+
+    torch.manual_seed(3)
+    x = torch.randn(5, 3, 4, dtype=dtype)
+    scale = torch.rand(5, 3, 4, dtype=x.real.dtype) + 0.5
+    tol = 1e-5 if dtype == torch.complex64 else 1e-12
+    torch.testing.assert_close(modulus(x), x.abs(), rtol=tol, atol=tol)
+    torch.testing.assert_close(modulus(x.conj()), x.abs(), rtol=tol, atol=tol)
+    dims = tuple(range(-event_ndim, 0))
+    ref = (x.abs() / scale) ** 2
+    ref = (ref.mean(dims) if dims else ref).sqrt()
+    torch.testing.assert_close(rms(x, event_ndim, scale), ref, rtol=tol, atol=tol)
+    torch.testing.assert_close(rms(x / scale, event_ndim), ref, rtol=tol, atol=tol)
+    assert rms(x, event_ndim).shape == x.shape[: x.ndim - event_ndim]
