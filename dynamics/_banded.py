@@ -322,12 +322,11 @@ class Banded:
         if X.dtype != self.dtype:  # as dense products promote (a real state, a complex H)
             X = X.to(torch.promote_types(X.dtype, self.dtype))
         if self._sparse_ok(X):
-            C, phase, C_real = self._csr()
+            phase, C_real, nnz = self._csr_real()
             m = X.shape[-1]
-            if phase is None or not _real_view_pays(self._cache["nnz"], self.n, m):
-                return _csr_matmul(C, X)
-            C = C_real
-            out = _csr_matmul(C, torch.view_as_real(X.resolve_conj()).flatten(-2))
+            if phase is None or not _real_view_pays(nnz, self.n, m):
+                return _csr_matmul(self._csr(), X)
+            out = _csr_matmul(C_real, torch.view_as_real(X.resolve_conj()).flatten(-2))
             out = torch.view_as_complex(out.unflatten(-1, (m, 2)))
             return out if phase == 1 else out * phase
         if self.uses_blocks and X.dtype == self.dtype:
@@ -347,28 +346,31 @@ class Banded:
             return False
         return not (torch.is_grad_enabled() and (X.requires_grad or self.diags.requires_grad))
 
-    def _csr(self) -> tuple[torch.Tensor, complex | None, torch.Tensor | None]:
-        """The operator as CSR tensors without zeros: `(C, phase, C_real)`.
-
-        `C` is `A` itself. When `A` is complex but real or purely imaginary, `C_real` is
-        real with `A = phase · C_real` (`phase` 1 or 1j); otherwise both are None.
-        Memoised; never differentiated.
-        """
+    def _csr(self) -> torch.Tensor:
+        """The operator as a CSR tensor without its zeros (memoised; never differentiated)."""
         csr = self._cache.get("csr")
         if csr is None:
             with torch.no_grad():
-                D, phase, C_real = self.diags, None, None
-                if D.is_complex():
-                    if not bool(D.imag.any()):
-                        phase = 1
-                    elif not bool(D.real.any()):
-                        phase = 1j
-                if phase is not None:
-                    part = D.real if phase == 1 else D.imag
-                    C_real = _to_csr(self.offsets, part.contiguous())
-                csr = (_to_csr(self.offsets, D), phase, C_real)
-                self._cache["csr"], self._cache["nnz"] = csr, csr[0].values().shape[0]
+                csr = self._cache["csr"] = _to_csr(self.offsets, self.diags)
         return csr
+
+    def _csr_real(self) -> tuple[complex | None, torch.Tensor | None, int]:
+        """`(phase, C, nnz)` with `A = phase · C`, `C` a real CSR tensor without zeros.
+
+        For a complex operator that is real (`phase` 1) or purely imaginary (`phase`
+        1j); otherwise `(None, None, 0)`. Memoised; never differentiated.
+        """
+        hit = self._cache.get("csr_real")
+        if hit is None:
+            with torch.no_grad():
+                D, hit = self.diags, (None, None, 0)
+                if D.is_complex():
+                    phase = 1 if not bool(D.imag.any()) else 1j if not bool(D.real.any()) else None
+                    if phase is not None:
+                        C = _to_csr(self.offsets, (D.real if phase == 1 else D.imag).contiguous())
+                        hit = (phase, C, C.values().shape[0])
+            self._cache["csr_real"] = hit
+        return hit
 
     def _blocks(self) -> torch.Tensor:
         """Dense blocks `(..., nb, BLOCK, BLOCK + span - 1)` of the block kernel."""
@@ -415,8 +417,8 @@ def _to_csr(offsets: tuple[int, ...], diags: torch.Tensor) -> torch.Tensor:
 def _real_view_pays(nnz: int, n: int, m: int) -> bool:
     """Whether a real CSR operator with `nnz` entries is applied to the real view of `X`.
 
-    `X` is complex, `(..., n, m)`. The real kernel on the real view runs 2–4× faster than the complex CSR kernel on
-    operators with several entries per row (Ising H ψ, n = 4096: 61 vs 102 µs; 8
+    `X` is complex, `(..., n, m)`. The real kernel on the real view runs 2–4× faster
+    than the complex CSR kernel on operators with several entries per row (Ising H ψ, n = 4096: 61 vs 102 µs; 8
     columns: 191 vs 677 µs), but its view calls cost ~5 µs, and on one entry per row
     (a ladder operator) the complex kernel is as fast (measured, one core).
     """
