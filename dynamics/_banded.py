@@ -418,9 +418,10 @@ def _real_view_pays(nnz: int, n: int, m: int) -> bool:
     """Whether a real CSR operator with `nnz` entries is applied to the real view of `X`.
 
     `X` is complex, `(..., n, m)`. The real kernel on the real view runs 2–4× faster
-    than the complex CSR kernel on operators with several entries per row (Ising H ψ, n = 4096: 61 vs 102 µs; 8
-    columns: 191 vs 677 µs), but its view calls cost ~5 µs, and on one entry per row
-    (a ladder operator) the complex kernel is as fast (measured, one core).
+    than the complex CSR kernel on operators with several entries per row (Ising H ψ,
+    n = 4096: 61 vs 102 µs; 8 columns: 191 vs 677 µs), but its view calls cost ~5 µs,
+    and on one entry per row (a ladder operator) the complex kernel is as fast
+    (measured, one core).
     """
     return nnz >= 2 * n and nnz * m >= 8192
 

@@ -293,9 +293,10 @@ def superop_pays(n: int, batch: torch.Size) -> bool:
     """Whether a small constant Lindbladian is cheaper as one superoperator product.
 
     Compares one `(n², n²)` matrix against products of `n × n` matrices, for size `n`
-    and operator batch `batch`. Small systems: the product form costs ~4 torch calls and 3 matrix products per
-    evaluation, the matrix form one product, `n²` times larger (measured, one core,
-    complex128: n = 2 × 512 batched 15 vs 64 µs, n = 5 × 512 a tie).
+    and operator batch `batch`. Small systems: the product form costs ~4 torch calls
+    and 3 matrix products per evaluation, the matrix form one product, `n²` times
+    larger (measured, one core, complex128: n = 2 × 512 batched 15 vs 64 µs, n = 5 ×
+    512 a tie).
     """
     return n <= SUPEROP_MAX_N and batch.numel() * n**4 <= SUPEROP_MAX_WORK
 
@@ -314,13 +315,9 @@ class SuperLindbladTerm(AbstractTerm):
     is_piecewise_constant = True
 
     def __init__(self, dense: LindbladTerm):
+        # On row-major ρ, 𝓛 is the column-stacking Lindbladian of the conjugate operators.
         def build(t: float) -> torch.Tensor:
-            A = dense.A(t)
-            eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-            G = superop_kron(A, eye) + superop_kron(eye, A.conj())
-            for L, _ in dense.jumps(t):
-                G = G + superop_kron(L, L.conj())
-            return G
+            return lindbladian(dense.A(t).conj(), [L.conj() for L, _ in dense.jumps(t)])
 
         self.G = _Cached(build, True)
 
