@@ -30,15 +30,15 @@ RTOL, ATOL = 1e-6, 1e-8
 TOLERANCE = 1e-4  # max |⟨a†a⟩_qdynamics − ⟨a†a⟩_QuTiP| allowed
 
 
-def qdynamics_solve(n: int, device: str) -> Callable[[], qd.Result]:
-    """Build the problem once; return a callable that solves it."""
+def qdynamics_solve(n: int, device: str, compile: bool = False) -> Callable[[], qd.Result]:
+    """Build the problem once; return a callable that solves it (`compile`: compiled steps)."""
     a = qd.destroy(n, device=device)
     ad = a.mH
     H = -K / 2 * ad @ ad @ a @ a + EPS * (a + ad)
     jump_ops = [KAPPA**0.5 * a]
     rho0 = qd.fock_dm(n, 0, device=device)
     tsave = torch.linspace(0.0, T_END, NTSAVE, dtype=torch.float64, device=device)
-    method = qd.method.Tsit5(rtol=RTOL, atol=ATOL)
+    method = qd.method.Tsit5(rtol=RTOL, atol=ATOL, compile=compile)
     options = qd.Options(save_states=False)
     exp_ops = [qd.number(n, device=device)]
 

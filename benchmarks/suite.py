@@ -131,15 +131,17 @@ def _ising_terms(N: int, sz, sx, eye, tensor):
     return zz, xs, sum(zs)
 
 
-def qdynamics_builder(problem: str, size: int) -> Callable[[], tuple[np.ndarray, dict]]:
+def qdynamics_builder(
+    problem: str, size: int, compile: bool = False
+) -> Callable[[], tuple[np.ndarray, dict]]:
     import torch
 
     import dynamics as qd
 
-    method = qd.method.Tsit5(rtol=RTOL, atol=ATOL)
+    method = qd.method.Tsit5(rtol=RTOL, atol=ATOL, compile=compile)
     options = qd.Options(save_states=False)
     if problem == "P1":
-        solve_kerr = _sibling("kerr_mesolve").qdynamics_solve(size, "cpu")
+        solve_kerr = _sibling("kerr_mesolve").qdynamics_solve(size, "cpu", compile)
 
         def solve():
             res = solve_kerr()

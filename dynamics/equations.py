@@ -26,6 +26,14 @@ from ._banded import (
     is_banded_enough,
 )
 from ._lindblad_rhs import lindblad_rhs, lindblad_vjp
+from ._real_pairs import (
+    banded_lindblad_pairs,
+    banded_schrodinger_pairs,
+    lindblad_pairs,
+    parts,
+    schrodinger_pairs,
+    super_pairs,
+)
 from ._shapes import broadcast_shapes
 from .time_operators import TimeOperator, _lead
 
@@ -96,6 +104,12 @@ class SchrodingerTerm(AbstractTerm):
         """Return `M y` with `(M,) = ops`."""
         return ops[0] @ y
 
+    def real_form(self, pairs: bool):
+        """`M y` on real pairs (constant `H`; see `AbstractTerm.real_form`)."""
+        if not (pairs and self.is_constant):
+            return None
+        return schrodinger_pairs, (), parts(*self.ops(0.0))
+
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products of `M y`."""
         (M,) = ops
@@ -149,6 +163,12 @@ class LindbladTerm(AbstractTerm):
         """Return `𝓛 ρ` from `ops = self.ops(t)`."""
         A, Adag, flat = (ops[0], None, ops[1:]) if self.hermitian else (ops[0], ops[1], ops[2:])
         return lindblad_rhs(y, A, Adag, list(zip(flat[::2], flat[1::2])), self.hermitian)
+
+    def real_form(self, pairs: bool):
+        """`𝓛 ρ` on real pairs (constant operators; see `AbstractTerm.real_form`)."""
+        if not (pairs and self.is_constant):
+            return None
+        return lindblad_pairs, (self.hermitian,), parts(*self.ops(0.0))
 
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products with respect to `ρ` and to `ops`."""
@@ -237,6 +257,11 @@ class BandedSchrodingerTerm(AbstractTerm):
         """Return `M y` from the diagonals `ops`."""
         return self.known(ops[0], self.offsets).matmul(y)
 
+    def real_form(self, pairs: bool):
+        """`M y` on real pairs, by shifts of `y` (see `AbstractTerm.real_form`)."""
+        M = self.M(0.0)
+        return (banded_schrodinger_pairs, (M.offsets,), parts(M.diags)) if pairs else None
+
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products of `M y` (banded, O(ndiag · n · m))."""
         g_y, g_M = banded_schrodinger_vjp(y, self.known(ops[0], self.offsets), g)
@@ -278,6 +303,14 @@ class BandedLindbladTerm(AbstractTerm):
         """Return `𝓛 ρ` from the diagonals `ops`."""
         A, *Ls = self._bands(ops)
         return banded_lindblad_rhs(y, A, Ls, self.hermitian)
+
+    def real_form(self, pairs: bool):
+        """`𝓛 ρ` on real pairs, by row and column shifts of ρ (`AbstractTerm.real_form`)."""
+        if not pairs:
+            return None
+        bands = self.bands(0.0)
+        static = (self.hermitian, *(b.offsets for b in bands))
+        return banded_lindblad_pairs, static, parts(*(b.diags for b in bands))
 
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products with respect to `ρ` and to `ops`."""
@@ -338,6 +371,10 @@ class SuperLindbladTerm(AbstractTerm):
     def apply(self, ops, y: torch.Tensor) -> torch.Tensor:
         """Return `𝓛 ρ` with `(𝓛,) = ops`."""
         return self._apply(ops[0], y)
+
+    def real_form(self, pairs: bool):
+        """`𝓛 vec(ρ)` on real pairs (see `AbstractTerm.real_form`)."""
+        return (super_pairs, (), parts(self.G(0.0))) if pairs else None
 
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products with respect to `ρ` and to `𝓛`."""

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._autograd import vjp_grad
+from .compiled import compiled_step
 from .controllers import PIController, initial_step, modulus, rms
 from .errors import SolverError
 from .fused import _stage_ops, fused_step, step_vjp, wants_fused
@@ -31,9 +32,11 @@ _MAX_NONFINITE = 24  # steps rejected for a non-finite state before giving up
 class _Stepper:
     """One Runge–Kutta step of a tableau on a term, with its stages in a store."""
 
-    def __init__(self, tableau, term):
+    def __init__(self, tableau, term, compiled=None):
         self.tab = tableau
         self.term = term
+        self.compiled = compiled  # a `CompiledStep`, or None: eager steps
+        self.err = None  # error norm of the last compiled step (0-d tensor)
         self.nfev = 0
         self.stages = None
         self.inputs: list[torch.Tensor] = []  # stage inputs of the last step
@@ -51,6 +54,8 @@ class _Stepper:
         `known`: the stage values, if an earlier pass computed them; a fused step (or one
         without autograd) uses them instead of evaluating the term again.
         """
+        if self.compiled is not None and known is None:
+            return self.step_compiled(t, h, y, k0, tq)
         if wants_fused(self.term, tq):
             return fused_step(self, t, h, t_lim, y, k0, tq, known)
         # A recorded step must evaluate its stages for autograd to see them.
@@ -86,15 +91,28 @@ class _Stepper:
             return y1, None
         for r, row in enumerate(tab.a_extra):
             st.set(tab.stages + r, stage(tab.stages + r, st.combine(y, row, h)))
-        P = tab.tensor("dense", tq.dtype, tq.device)  # (S, p)
-        theta = ((tq - t) / h).unsqueeze(-1)  # (m, 1)
-        powers = theta ** torch.arange(1, P.shape[1] + 1, device=tq.device, dtype=tq.dtype)
-        self.dense_weights = (powers @ P.mT) * h  # (m, S)
+        self.dense_weights = _dense_weights(tab, t, h, tq)
         return y1, st.dense(y, self.dense_weights)
+
+    def step_compiled(self, t, h, y, k0, tq):
+        """The step by the compiled function (no autograd graph, a constant term)."""
+        tab = self.tab
+        extra = tq is not None and bool(tab.a_extra)
+        y1, K, self.err = self.compiled(y, k0, h, extra)
+        self.nfev += tab.stages - 1 + (len(tab.a_extra) if extra else 0)
+        self.k_last = K[tab.stages - 1]
+        self.abs_y1 = None
+        if tq is None:
+            return y1, None
+        w = _dense_weights(tab, t, h, tq)
+        return y1, y + torch.tensordot(w.to(K.dtype), K[: w.shape[1]], dims=([1], [0]))
 
     @torch.no_grad()
     def error(self, h: float, y: torch.Tensor, y1: torch.Tensor, method, event_ndim: int) -> float:
         """Return the largest error norm over the batch (1 is the tolerance)."""
+        if self.err is not None:  # computed by the compiled step
+            err, self.err = self.err, None
+            return float(err)
         tab, st = self.tab, self.stages
         hit = self.abs_y1 is not None and self.abs_y1[0] is y
         abs_y = self.abs_y1 if hit else (y, modulus(y))
@@ -108,6 +126,14 @@ class _Stepper:
             denom = torch.sqrt(e**2 + 0.01 * e3**2)
             err = abs(h) * e**2 / torch.where(denom > 0, denom, torch.ones_like(denom))
         return float(err.max())
+
+
+def _dense_weights(tab, t: float, h: float, tq: torch.Tensor) -> torch.Tensor:
+    """Weights `(m, S)` of the stages in the dense output at the times `tq` of a step."""
+    P = tab.tensor("dense", tq.dtype, tq.device)  # (S, p)
+    theta = ((tq - t) / h).unsqueeze(-1)  # (m, 1)
+    powers = theta ** torch.arange(1, P.shape[1] + 1, device=tq.device, dtype=tq.dtype)
+    return (powers @ P.mT) * h
 
 
 class RKRecord(NamedTuple):
@@ -152,7 +178,8 @@ def rk_loop(
     `recorder(record, y)`, if given, is called with every accepted step and the state
     at its start, so that a gradient mode can keep checkpoints and replay steps.
     """
-    stepper = _Stepper(method.tableau, term)
+    recorded = y0.requires_grad or tsave.requires_grad
+    stepper = _Stepper(method.tableau, term, compiled_step(method, term, y0, event_ndim, recorded))
     ts = tsave.detach().cpu().tolist()
     tq_all = tsave.to(dtype=_real_dtype(y0), device=y0.device)
     exact_end = not tsave.requires_grad

@@ -57,6 +57,18 @@ class AbstractTerm:
         """Return the vector field at the time where `ops = self.ops(t)` was taken."""
         raise NotImplementedError
 
+    def real_form(self, pairs: bool) -> tuple[Callable, tuple, tuple[torch.Tensor, ...]] | None:
+        """Return the vector field of a constant term on real pairs, for compiled steps.
+
+        `(fn, static, ops)` with `fn(static, ops, y)` a pure function of the real view
+        of the state returning the real view of `f(y)`: with `pairs` (a complex state)
+        `y` is `torch.view_as_real` of it, a trailing pair dimension; otherwise the real
+        state as it is. `fn` must
+        be a module-level function (compiled once per `fn`), `static` hashable
+        settings and `ops` tensors. `None` (the default): the term steps eagerly.
+        """
+        return None
+
     def vjp(
         self,
         ops: tuple[torch.Tensor, ...],
@@ -99,6 +111,10 @@ class ODETerm(AbstractTerm):
         """Return the vector field `f(t, y)`."""
         return self.f(t, y)
 
+    def real_form(self, pairs: bool):
+        """`f` itself for a constant term (a complex state goes through a complex view)."""
+        return (_call_f, (self.f, pairs), ()) if self.is_constant else None
+
 
 @dataclass(frozen=True, eq=False)
 class LinearTerm(AbstractTerm):
@@ -140,6 +156,14 @@ class LinearTerm(AbstractTerm):
         if self.Gs is not None:
             return self.Gs(ts)
         return torch.stack(torch.broadcast_tensors(*(self.G(t) for t in ts)))
+
+
+def _call_f(static, ops, y: torch.Tensor) -> torch.Tensor:
+    """Real form of a constant `ODETerm` (`static = (f, pairs)`)."""
+    f, pairs = static
+    if pairs:  # complex arithmetic: correct, but TorchInductor leaves it to eager kernels
+        return torch.view_as_real(f(0.0, torch.view_as_complex(y)))
+    return f(0.0, y)
 
 
 def sum_to(g: torch.Tensor | None, shape: torch.Size) -> torch.Tensor | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..rk_loop import rk_loop, rk_replay, rk_replay_vjp
@@ -10,6 +10,15 @@ from .base import AbstractMethod, check_positive
 from .tableau import ButcherTableau
 
 __all__ = ["AbstractAdaptiveRK", "AbstractFixedRK", "AbstractRungeKutta"]
+
+
+def check_compile(name: str, compile: bool | str) -> None:
+    """Check the `compile` argument of a Runge–Kutta method: a bool or a backend name."""
+    if not isinstance(compile, (bool, str)):
+        raise TypeError(
+            f"Argument `compile` of {name} must be a bool or the name of a torch.compile "
+            f"backend, but is {compile!r}."
+        )
 
 
 class AbstractRungeKutta(AbstractMethod):
@@ -61,11 +70,13 @@ class AbstractRungeKutta(AbstractMethod):
 class AbstractFixedRK(AbstractRungeKutta):
     """A Runge–Kutta method without error estimate: fixed steps of size `dt`.
 
+    `compile`: as for `AbstractAdaptiveRK`.
+
     Examples:
         A new fixed-step method is a tableau (Heun's method, order 2):
 
         >>> import torch
-        >>> from dataclasses import dataclass
+        >>> from dataclasses import dataclass, field
         >>> from solvers import AbstractFixedRK, ButcherTableau, ODETerm, integrate
         >>> @dataclass(frozen=True, kw_only=True)
         ... class Heun(AbstractFixedRK):
@@ -79,11 +90,13 @@ class AbstractFixedRK(AbstractRungeKutta):
 
     dt: float
     max_steps: int = 1_000_000
+    compile: bool | str = field(default=False, repr=False)
 
     def __post_init__(self):
         name = type(self).__name__
         check_positive(name, "dt", self.dt)
         check_positive(name, "max_steps", self.max_steps, integer=True)
+        check_compile(name, self.compile)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,14 +104,18 @@ class AbstractAdaptiveRK(AbstractRungeKutta):
     """A Runge–Kutta method with an embedded error estimate.
 
     Adaptive by default (`rtol`, `atol`, PI step-size controller); fixed steps of size
-    `dt` when `dt` is given.
+    `dt` when `dt` is given. `compile=True` (or the name of a `torch.compile` backend)
+    compiles whole steps (`solvers.compiled`): opt-in, for constant terms that offer
+    a real form, solved without a recorded autograd graph; it costs seconds to a
+    minute of compilation per problem shape, and the results are those of the eager
+    steps to rounding.
 
     Examples:
         A new adaptive method is a tableau with error weights `b_err` (Heun–Euler 2(1)),
         and dense output to save between steps:
 
         >>> import torch
-        >>> from dataclasses import dataclass
+        >>> from dataclasses import dataclass, field
         >>> from solvers import AbstractAdaptiveRK, ButcherTableau, ODETerm, Tsit5, integrate
         >>> isinstance(Tsit5(), AbstractAdaptiveRK)
         True
@@ -121,9 +138,11 @@ class AbstractAdaptiveRK(AbstractRungeKutta):
     safety: float = 0.9
     min_factor: float = 0.2
     max_factor: float = 10.0
+    compile: bool | str = field(default=False, repr=False)
 
     def __post_init__(self):
         name = type(self).__name__
+        check_compile(name, self.compile)
         for arg in ("rtol", "atol", "safety", "min_factor", "max_factor"):
             check_positive(name, arg, getattr(self, arg))
         if self.dt is not None:

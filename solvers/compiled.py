@@ -1,0 +1,150 @@
+"""Compiled Runge–Kutta steps: a whole step as one `torch.compile`d function on real pairs.
+
+Eager stepping pays a few µs per torch call, about fifty calls per Tsit5 step besides
+the right-hand side. A compiled step traces all stages, their combinations and the
+error norm into one graph, which TorchInductor fuses into a few kernels (on CUDA,
+replayed as a CUDA graph: mode `reduce-overhead`). TorchInductor generates no code
+for complex dtypes, so the compiled region works on the real view of a complex state
+(`torch.view_as_real`, a trailing pair dimension) and the term supplies its vector
+field on real pairs (`AbstractTerm.real_form`).
+
+It serves constant terms with a real form, when no autograd graph is recorded through
+the step (solves without gradient, the forward and replay passes of the replaying
+gradient modes). Anything else steps eagerly. Compilation costs seconds to a minute
+per problem shape (then cached on disk by TorchInductor): opt-in, by the method's
+`compile` argument.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["CompiledStep", "compiled_step"]
+
+_COMPILED: dict = {}  # key -> compiled step function (one per tableau, vector field, norm)
+
+
+def _combine(y, coeffs, ks, h):
+    """`y + h Σ_j coeffs[j] k_j` (`y = None` means zero), skipping zero coefficients."""
+    out = y
+    for c, k in zip(coeffs, ks):
+        if c != 0.0:
+            out = k * (h * c) if out is None else out + k * (h * c)
+    return torch.zeros_like(ks[0]) if out is None else out
+
+
+def _make_step(tab, fn: Callable, event_ndim: int, pairs: bool, rtol: float, atol: float):
+    """The step function for one tableau and vector field (traced by `torch.compile`)."""
+    nb = len(tab.b)
+
+    def modulus(x):
+        return torch.linalg.vector_norm(x, dim=-1) if pairs else x.abs()
+
+    def rms(x, scale):
+        if pairs:
+            scale = scale.unsqueeze(-1)
+        x = x / scale
+        if event_ndim == 0:
+            return modulus(x)
+        dims = tuple(range(-event_ndim - pairs, 0))
+        size = math.prod(x.shape[x.ndim - event_ndim - pairs : x.ndim - pairs])
+        return torch.linalg.vector_norm(x, dim=dims) / math.sqrt(size)
+
+    def step(static, ops, y, k0, h, adaptive: bool, extra: bool):
+        ks = [k0]
+        y1 = None
+        for i in range(1, tab.stages):
+            yi = _combine(y, tab.a[i], ks, h)
+            ks.append(fn(static, ops, yi))
+            if tab.fsal and i == tab.stages - 1:
+                y1 = yi
+        if y1 is None:
+            y1 = _combine(y, tab.b, ks[:nb], h)
+        if extra:
+            for row in tab.a_extra:
+                ks.append(fn(static, ops, _combine(y, row, ks, h)))
+        K = torch.stack(ks)
+        if not adaptive:
+            return y1, K, None
+        scale = torch.maximum(modulus(y), modulus(y1)) * rtol + atol
+        e = rms(_combine(None, tab.b_err, ks, 1.0), scale)
+        if tab.b_err_low is None:
+            err = h.abs() * e
+        else:  # DOP853's combination of its order-5 and order-3 estimates
+            e3 = rms(_combine(None, tab.b_err_low, ks, 1.0), scale)
+            denom = torch.sqrt(e * e + 0.01 * e3 * e3)
+            err = h.abs() * e * e / torch.where(denom > 0, denom, torch.ones_like(denom))
+        return y1, K, err.max()
+
+    return step
+
+
+class CompiledStep:
+    """A compiled step of `method` on `term`, for states like `y0` (see the module doc).
+
+    Call it with the complex (or real) state, the first stage and the step size; it
+    returns the new state, the stages stacked `(S, *y.shape)` and the error norm of
+    the step (a 0-d tensor, `None` for fixed steps), all in the state's dtype.
+    """
+
+    def __init__(self, method, form, y0: torch.Tensor, event_ndim: int):
+        fn, static, ops = form
+        self.static, self.ops = static, ops
+        self.pairs = y0.is_complex()
+        self.adaptive = method.adaptive
+        self.cuda = y0.device.type == "cuda"
+        backend = "inductor" if method.compile is True else method.compile
+        rtol, atol = (method.rtol, method.atol) if method.adaptive else (0.0, 0.0)
+        key = (method.tableau, fn, event_ndim, self.pairs, rtol, atol, backend, self.cuda)
+        if key not in _COMPILED:
+            step = _make_step(method.tableau, fn, event_ndim, self.pairs, rtol, atol)
+            mode = "reduce-overhead" if self.cuda and backend == "inductor" else None
+            _COMPILED[key] = torch.compile(step, backend=backend, mode=mode, dynamic=False)
+        self.fn = _COMPILED[key]
+        self.h = torch.zeros((), dtype=y0.real.dtype if self.pairs else y0.dtype, device=y0.device)
+
+    def __call__(self, y, k0, h: float, extra: bool):
+        """Return `(y1, stages, err)` of a step of size `h` from `y` with first stage `k0`."""
+        real = torch.view_as_real if self.pairs else _identity
+        self.h.fill_(h)
+        if self.cuda:  # a CUDA graph reuses its output buffers on the next replay
+            torch.compiler.cudagraph_mark_step_begin()
+        y, k0 = real(y.contiguous()), real(k0.contiguous())  # one layout: no recompilation
+        y1, K, err = self.fn(self.static, self.ops, y, k0, self.h, self.adaptive, extra)
+        if self.cuda:
+            y1, K = y1.clone(), K.clone()
+        if self.pairs:
+            y1, K = torch.view_as_complex(y1), torch.view_as_complex(K)
+        return y1, K, err
+
+
+def _identity(x):
+    return x
+
+
+def compiled_step(
+    method, term, y0: torch.Tensor, event_ndim: int, recorded: bool
+) -> CompiledStep | None:
+    """Return a `CompiledStep` if `method` asks to compile and `term` allows it, else `None`.
+
+    A method that asks (`compile` set) but cannot be served (a time-dependent term, a
+    term without a real form, a recorded autograd graph: `recorded` says whether the
+    state carries one) warns and steps eagerly.
+    """
+    if not getattr(method, "compile", False):
+        return None
+    why, form = None, None
+    if not term.is_constant:
+        why = "the vector field depends on time"
+    elif (form := term.real_form(y0.is_complex())) is None:
+        why = f"{type(term).__name__} has no real form"
+    elif torch.is_grad_enabled() and (recorded or any(x.requires_grad for x in form[2])):
+        why = "an autograd graph is recorded through the steps (use Adjoint or Checkpointed)"
+    if why is not None:
+        warnings.warn(f"compile={method.compile!r} ignored, stepping eagerly: {why}.", stacklevel=4)
+        return None
+    return CompiledStep(method, form, y0, event_ndim)

@@ -1,0 +1,109 @@
+"""Compiled steps (`Tsit5(compile=...)`) on the quantum terms change nothing but speed.
+
+Each constant term (dense, banded and superoperator Lindblad; dense and banded
+Schrödinger) steps through its real form (`dynamics._real_pairs`) inside the compiled
+step: compiled with TorchDynamo's `eager` backend, the solves must give the eager
+results to rounding, with the same number of steps. `tests/solvers/test_compiled.py`
+covers the engine and the TorchInductor backend.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import dynamics as qd
+from dynamics._banded import Banded
+from dynamics._real_pairs import banded_lindblad_pairs, lindblad_pairs, parts
+
+F64 = torch.float64
+N = 5
+
+
+def _ops():
+    a = qd.destroy(N)
+    H = -0.5 * qd.dag(a) @ qd.dag(a) @ a @ a + 0.7 * (a + qd.dag(a))
+    return H, a
+
+
+def _sesolve(method, layout):
+    H, a = _ops()
+    psi0 = torch.stack([qd.basis(N, 0), qd.coherent(N, 0.5)])  # a batch of states
+    tsave = torch.linspace(0.0, 2.0, 5, dtype=F64)
+    return qd.sesolve(
+        H, psi0, tsave, exp_ops=[a + qd.dag(a)], method=method, options=qd.Options(layout=layout)
+    )
+
+
+def _mesolve(method, layout, H_batch=False):
+    H, a = _ops()
+    if H_batch:
+        H = H + torch.tensor([0.0, 0.4], dtype=F64)[:, None, None] * qd.number(N)
+    tsave = torch.linspace(0.0, 2.0, 5, dtype=F64)
+    jumps = [a, 0.3 * a @ a]
+    return qd.mesolve(
+        H,
+        jumps,
+        qd.fock_dm(N, 0),
+        tsave,
+        exp_ops=[qd.number(N)],
+        method=method,
+        options=qd.Options(layout=layout),
+    )
+
+
+def _superop(method, layout):
+    omega = torch.linspace(0.0, 2.0, 6, dtype=F64)
+    H = 0.15 * qd.sigmaz() + (omega / 2)[:, None, None] * qd.sigmax()
+    tsave = torch.linspace(0.0, 2.0, 5, dtype=F64)
+    return qd.mesolve(
+        H,
+        [0.3 * qd.sigmam()],
+        qd.fock_dm(2, 0),
+        tsave,
+        exp_ops=[qd.sigmaz()],
+        method=method,
+        options=qd.Options(layout=layout),
+    )
+
+
+CASES = {
+    "sesolve-dense": lambda m: _sesolve(m, "dense"),
+    "sesolve-banded": lambda m: _sesolve(m, "banded"),
+    "mesolve-dense": lambda m: _mesolve(m, "dense"),
+    "mesolve-banded": lambda m: _mesolve(m, "banded"),
+    "mesolve-banded-batched-H": lambda m: _mesolve(m, "banded", H_batch=True),
+    "mesolve-superoperator": lambda m: _superop(m, "auto"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_compiled_solve_equals_eager(case):
+    solve = CASES[case]
+    ref = solve(qd.method.Tsit5())
+    got = solve(qd.method.Tsit5(compile="eager"))
+    assert got.infos["steps"] == ref.infos["steps"]
+    torch.testing.assert_close(got.states, ref.states, rtol=1e-11, atol=1e-12)
+    torch.testing.assert_close(got.expects, ref.expects, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("hermitian", [True, False])
+def test_real_forms_equal_the_complex_vector_field(hermitian):
+    # Dense and banded real forms against A ρ + ρ A† + Σ L ρ L† on a non-Hermitian ρ
+    # (propagator columns) and on a Hermitian one (density matrices).
+    H, a = _ops()
+    Ls = [a, 0.3 * a @ a + 0.2j * qd.number(N)]
+    A = -1j * H - 0.5 * sum(qd.dag(L) @ L for L in Ls)
+    rho = torch.randn(3, N, N, dtype=torch.complex128)
+    if hermitian:
+        rho = rho + qd.dag(rho)
+    exact = A @ rho + rho @ qd.dag(A) + sum(L @ rho @ qd.dag(L) for L in Ls)
+    pairs = torch.view_as_real(rho)
+    dense_ops = (A,) if hermitian else (A, qd.dag(A))
+    dense_ops += tuple(x for L in Ls for x in (L, qd.dag(L)))
+    got = lindblad_pairs((hermitian,), parts(*dense_ops), pairs)
+    torch.testing.assert_close(torch.view_as_complex(got), exact, rtol=1e-12, atol=1e-12)
+    bands = [Banded.from_dense(M) for M in (A, *Ls)]
+    static = (hermitian, *(b.offsets for b in bands))
+    got = banded_lindblad_pairs(static, parts(*(b.diags for b in bands)), pairs)
+    torch.testing.assert_close(torch.view_as_complex(got), exact, rtol=1e-12, atol=1e-12)

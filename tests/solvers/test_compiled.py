@@ -1,0 +1,107 @@
+"""Compiled steps (`compile=` of the Runge–Kutta methods) change nothing but speed.
+
+Compiled with TorchDynamo's `eager` backend (the same traced step, no code
+generation, seconds instead of a minute per problem); one slow test compiles with
+TorchInductor. The results must be those of the eager steps to rounding, with the
+same steps and evaluations, and anything a compiled step cannot serve must fall back
+to eager steps with a warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from solvers import RK4, Dopri8, ODETerm, Tsit5, integrate
+from solvers.gradients import Adjoint
+
+F64 = torch.float64
+
+
+def _linear(dtype=F64):
+    g = torch.Generator().manual_seed(3)
+    A = torch.randn(5, 5, dtype=F64, generator=g) * 0.6
+    if dtype.is_complex:
+        A = -1j * (A + A.mT) + 0.1 * A.to(dtype)
+    return ODETerm(lambda t, y: A @ y, is_constant=True), A
+
+
+def _assert_same(got, ref):
+    assert got.stats["steps"] == ref.stats["steps"]
+    assert got.stats["nfev"] == ref.stats["nfev"]
+    torch.testing.assert_close(got.ys[0], ref.ys[0], rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "method", [Tsit5(), Dopri8(rtol=1e-8), RK4(dt=0.05)], ids=["Tsit5", "Dopri8", "RK4"]
+)
+def test_compiled_equals_eager_on_a_batch(method):
+    # Dopri8: the second error estimate and the extra stages of its dense output.
+    term, _ = _linear()
+    y0 = torch.randn(3, 5, 1, dtype=F64)  # a batch of three: the largest error decides
+    tsave = torch.linspace(0.0, 2.0, 9, dtype=F64)
+    ref = integrate(term, method, y0, tsave)
+    compiled = dataclasses.replace(method, compile="eager")
+    _assert_same(integrate(term, compiled, y0, tsave), ref)
+
+
+def test_compiled_complex_state_goes_through_real_pairs():
+    term, A = _linear(torch.complex128)
+    y0 = torch.randn(5, 2, dtype=torch.complex128)
+    tsave = torch.linspace(0.0, 1.0, 5, dtype=F64)
+    ref = integrate(term, Tsit5(), y0, tsave)
+    got = integrate(term, Tsit5(compile="eager"), y0, tsave)
+    _assert_same(got, ref)
+    exact = torch.linalg.matrix_exp(A) @ y0
+    torch.testing.assert_close(got.y_final, exact, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_forward_pass_of_the_adjoint_gives_the_same_gradient():
+    w = torch.tensor(0.7, dtype=F64, requires_grad=True)
+    term = ODETerm(lambda t, y: torch.stack((y[1], -(w**2) * y[0])), is_constant=True)
+    y0 = torch.tensor([1.0, 0.0], dtype=F64)
+    tsave = torch.tensor([0.0, 2.0], dtype=F64)
+    grads = []
+    for method in (Tsit5(), Tsit5(compile="eager")):
+        sol = integrate(term, method, y0, tsave, gradient=Adjoint(), params=(w,))
+        grads.append(torch.autograd.grad(sol.y_final[0], w)[0])
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-12)
+    exact = torch.tensor(-2.0 * math.sin(1.4), dtype=F64)  # d/dw cos(2 w)
+    torch.testing.assert_close(grads[1], exact, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "case", ["time-dependent", "recorded graph"], ids=["time-dependent", "recorded-graph"]
+)
+def test_what_a_compiled_step_cannot_serve_steps_eagerly_with_a_warning(case):
+    term, _ = _linear()
+    y0 = torch.randn(5, 1, dtype=F64)
+    if case == "time-dependent":
+        term = ODETerm(lambda t, y: -t * y)
+    else:
+        y0.requires_grad_()
+    tsave = torch.linspace(0.0, 1.0, 3, dtype=F64)
+    with pytest.warns(UserWarning, match="compile='eager' ignored"):
+        got = integrate(term, Tsit5(compile="eager"), y0, tsave)
+    _assert_same(got, integrate(term, Tsit5(), y0, tsave))
+
+
+def test_compile_argument_is_checked():
+    with pytest.raises(TypeError, match="Argument `compile` of Tsit5 must be a bool"):
+        Tsit5(compile=1)
+    with pytest.raises(TypeError, match="Argument `compile` of RK4 must be a bool"):
+        RK4(dt=0.1, compile=None)
+
+
+@pytest.mark.slow
+def test_inductor_compiled_step_equals_eager():
+    # TorchInductor generates C++ for the real-pair step (tens of seconds here).
+    term, _ = _linear()
+    y0 = torch.randn(2, 5, 1, dtype=F64)
+    tsave = torch.linspace(0.0, 2.0, 5, dtype=F64)
+    _assert_same(
+        integrate(term, Tsit5(compile=True), y0, tsave), integrate(term, Tsit5(), y0, tsave)
+    )
