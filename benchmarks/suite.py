@@ -32,6 +32,7 @@ against central finite differences of a tightly converged solve (relative 1e-3).
     python benchmarks/suite.py --problems P1 P2 --sizes 16 32 # some problems and sizes
     python benchmarks/suite.py --smoke                        # tiny sizes, QuTiP + qdynamics (CI)
     python benchmarks/suite.py --json results.json            # also save the results
+    python benchmarks/suite.py --compile                      # qdynamics with compiled steps
 """
 
 from __future__ import annotations
@@ -331,7 +332,10 @@ def run_problem(problem: str, size: int, args: argparse.Namespace) -> dict:
     title = PROBLEMS[problem].title
     print(f"--- {problem} {title}, {PROBLEMS[problem].size_name} = {size}", flush=True)
     results: dict[str, dict] = {}
-    solves = {"qdynamics": qdynamics_builder(problem, size), "qutip": qutip_builder(problem, size)}
+    solves = {
+        "qdynamics": qdynamics_builder(problem, size, args.compile),
+        "qutip": qutip_builder(problem, size),
+    }
     # first calls: qdynamics' result is the reference the others must agree with
     first = {"qdynamics": measure(solves["qdynamics"], 0, 0.0, None, "qdynamics")}
     reference = first["qdynamics"][1]
@@ -765,6 +769,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=120.0, help="time limit of torchdiffeq (s)")
     p.add_argument("--child-timeout", type=float, default=3600.0, help=argparse.SUPPRESS)
     p.add_argument("--no-dynamiqs", action="store_true", help="leave dynamiqs out")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="P1-P3: qdynamics with compiled steps, Tsit5(compile=True) (first call compiles)",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny sizes, one run, QuTiP + qdynamics")
     p.add_argument("--json", default=None, help="save the results to this JSON file")
     p.add_argument("--table", default=None, help="only print the tables of a saved JSON file")
@@ -809,6 +818,8 @@ def _run(args: argparse.Namespace) -> list[dict]:
     elif not args.dynamiqs:
         why = "--no-dynamiqs" if args.no_dynamiqs else "dynamiqs is not installed"
         notes.append(f"{why}: no dynamiqs columns")
+    if args.compile:
+        notes.append("qdynamics with compiled steps: its first call includes the compilation")
     if not args.smoke and not args.torchdiffeq:
         notes.append("torchdiffeq is not installed: no torchdiffeq row in P4")
     for note in notes:
