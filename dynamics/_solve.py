@@ -166,7 +166,8 @@ def run(
             f"Argument `method`: {type(method).__name__} does not apply to "
             f"`{equation.solver_name}`; use a generic method such as `qd.method.Tsit5()`."
         )
-    term = equation.term(method.term_kind, layout=get_layout(options.layout))
+    compiled = bool(getattr(method, "compile", False))
+    term = equation.term(method.term_kind, layout=get_layout(options.layout), compiled=compiled)
     save_states = options.save_states
 
     def save(y: torch.Tensor) -> tuple[torch.Tensor, ...]:

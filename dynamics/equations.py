@@ -195,17 +195,26 @@ class LindbladTerm(AbstractTerm):
         return lindbladian(A, Ls)
 
 
-def banded_offsets(layout: str, matrices: list[torch.Tensor]) -> list[tuple[int, ...]] | None:
+def banded_offsets(
+    layout: str, matrices: list[torch.Tensor], compiled: bool = False
+) -> list[tuple[int, ...]] | None:
     """The band offsets of each matrix if `layout` asks for banded storage, else `None`.
 
     `'banded'` always gives them; `'auto'` only when every matrix is worth it
-    (`is_banded_enough`: narrow band, dimension ≥ 64). One host sync per matrix.
+    (`is_banded_enough`: narrow band, dimension ≥ 64), or, for a `compiled` solve, has
+    a compact band (span at most n / 4): compiled banded products are fused loops over
+    shifted copies, not BLAS calls, and win at any size (P1 Kerr, n = 16: 0.275 s
+    against 0.45 s dense, both compiled). One host sync per matrix.
     """
     if layout == "dense":
         return None
     offsets = [band_offsets(M) for M in matrices]
     n = matrices[0].shape[-1]
-    if layout == "banded" or all(is_banded_enough(o, n) for o in offsets):
+
+    def worth(o: tuple[int, ...]) -> bool:
+        return is_banded_enough(o, n) or (compiled and o[-1] - o[0] + 1 <= n // 4)
+
+    if layout == "banded" or all(worth(o) for o in offsets):
         return offsets
     return None
 
@@ -420,12 +429,15 @@ class Schrodinger:
         self.H, self.solver_name = H, name
         self.discontinuities = H.discontinuities
 
-    def term(self, kind: str, layout: str = "dense") -> AbstractTerm:
-        """Return the term for a method of kind `kind` (`layout`: see `qd.set_layout`)."""
+    def term(self, kind: str, layout: str = "dense", compiled: bool = False) -> AbstractTerm:
+        """Return the term for a method of kind `kind` (`layout`: see `qd.set_layout`).
+
+        `compiled`: the method compiles its steps (see `banded_offsets`).
+        """
         if kind == "ode":
             if layout != "dense" and self.H.is_constant:
                 with torch.no_grad():
-                    offsets = banded_offsets(layout, [self.H(0.0)])
+                    offsets = banded_offsets(layout, [self.H(0.0)], compiled)
                 if offsets is not None:
                     return BandedSchrodingerTerm(self.H, offsets[0])
             return SchrodingerTerm(self.H)
@@ -448,15 +460,18 @@ class Lindblad:
             sorted({d for op in (H, *jump_ops) for d in op.discontinuities})
         )
 
-    def term(self, kind: str, layout: str = "dense") -> AbstractTerm:
-        """Return the term for a method of kind `kind` (`layout`: see `qd.set_layout`)."""
+    def term(self, kind: str, layout: str = "dense", compiled: bool = False) -> AbstractTerm:
+        """Return the term for a method of kind `kind` (`layout`: see `qd.set_layout`).
+
+        `compiled`: the method compiles its steps (see `banded_offsets`).
+        """
         term = LindbladTerm(self.H, self.jump_ops, self.hermitian)
         if kind == "ode" and layout != "dense" and term.is_constant:
             with torch.no_grad():
                 ops = [term.A(0.0), *(L for L, _ in term.jumps(0.0))]
                 if layout == "auto" and superop_pays(ops[0].shape[-1], _batch_of(ops)):
                     return SuperLindbladTerm(term)
-                offsets = banded_offsets(layout, ops)
+                offsets = banded_offsets(layout, ops, compiled)
             if offsets is not None:
                 return BandedLindbladTerm(term, offsets)
         if kind in ("ode", "lindblad"):

@@ -15,6 +15,15 @@ import torch
 import dynamics as qd
 from dynamics._banded import Banded
 from dynamics._real_pairs import banded_lindblad_pairs, lindblad_pairs, parts
+from dynamics.equations import (
+    BandedLindbladTerm,
+    BandedSchrodingerTerm,
+    Lindblad,
+    LindbladTerm,
+    Schrodinger,
+    SchrodingerTerm,
+)
+from dynamics.time_operators import constant
 
 F64 = torch.float64
 N = 5
@@ -107,3 +116,20 @@ def test_real_forms_equal_the_complex_vector_field(hermitian):
     static = (hermitian, *(b.offsets for b in bands))
     got = banded_lindblad_pairs(static, parts(*(b.diags for b in bands)), pairs)
     torch.testing.assert_close(torch.view_as_complex(got), exact, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_solves_take_compact_bands_at_any_size():
+    # Compiled banded products are fused shift loops: `layout="auto"` takes a compact
+    # band (span ≤ n / 4) below n = 64 only for a compiled solve; a wide band stays dense.
+    n = 16
+    a = qd.destroy(n)
+    H = -0.5 * qd.dag(a) @ qd.dag(a) @ a @ a + 2.0 * (a + qd.dag(a))
+    kerr = Lindblad(constant(H), [constant(a)], "mesolve", True)
+    assert isinstance(kerr.term("ode", "auto", compiled=True), BandedLindbladTerm)
+    assert isinstance(kerr.term("ode", "auto"), LindbladTerm)
+    wide = H + torch.diag(torch.ones(n - 6, dtype=H.dtype), 6)  # span 10 > n / 4
+    closed = Schrodinger(constant(wide))
+    assert isinstance(closed.term("ode", "auto", compiled=True), SchrodingerTerm)
+    assert isinstance(
+        Schrodinger(constant(H)).term("ode", "auto", compiled=True), BandedSchrodingerTerm
+    )
