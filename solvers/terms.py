@@ -63,9 +63,9 @@ class AbstractTerm:
         `(fn, static, ops)` with `fn(static, ops, y)` a pure function of the real view
         of the state returning the real view of `f(y)`: with `pairs` (a complex state)
         `y` is `torch.view_as_real` of it, a trailing pair dimension; otherwise the real
-        state as it is. `fn` must
-        be a module-level function (compiled once per `fn`), `static` hashable
-        settings and `ops` tensors. `None` (the default): the term steps eagerly.
+        state as it is. `fn` must be a module-level function (compiled once per `fn`),
+        `static` hashable settings and `ops` tensors. `None` (the default): the term
+        steps eagerly.
         """
         return None
 
