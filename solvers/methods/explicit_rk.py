@@ -76,7 +76,7 @@ class AbstractFixedRK(AbstractRungeKutta):
         A new fixed-step method is a tableau (Heun's method, order 2):
 
         >>> import torch
-        >>> from dataclasses import dataclass, field
+        >>> from dataclasses import dataclass
         >>> from solvers import AbstractFixedRK, ButcherTableau, ODETerm, integrate
         >>> @dataclass(frozen=True, kw_only=True)
         ... class Heun(AbstractFixedRK):
@@ -115,7 +115,7 @@ class AbstractAdaptiveRK(AbstractRungeKutta):
         and dense output to save between steps:
 
         >>> import torch
-        >>> from dataclasses import dataclass, field
+        >>> from dataclasses import dataclass
         >>> from solvers import AbstractAdaptiveRK, ButcherTableau, ODETerm, Tsit5, integrate
         >>> isinstance(Tsit5(), AbstractAdaptiveRK)
         True
