@@ -43,6 +43,7 @@ class _Stepper:
         self.dense_weights = None  # (m, S) weights of the last dense output
         self.k_last = None  # last stage of the last step (carries autograd in fused steps)
         self.abs_y1 = None  # (y1, |y1|) of the last step, reused as |y| of the next one
+        self.tq_host: list[float] = []  # save times inside the next step (compiled steps)
 
     def f(self, t: float, y: torch.Tensor) -> torch.Tensor:
         self.nfev += 1
@@ -104,8 +105,7 @@ class _Stepper:
         self.abs_y1 = None
         if tq is None:
             return y1, None
-        w = _dense_weights(tab, t, h, tq)
-        return y1, y + torch.tensordot(w.to(K.dtype), K[: w.shape[1]], dims=([1], [0]))
+        return y1, self.compiled.dense(y, _host_dense_weights(tab, t, h, self.tq_host))
 
     @torch.no_grad()
     def error(self, h: float, y: torch.Tensor, y1: torch.Tensor, method, event_ndim: int) -> float:
@@ -126,6 +126,17 @@ class _Stepper:
             denom = torch.sqrt(e**2 + 0.01 * e3**2)
             err = abs(h) * e**2 / torch.where(denom > 0, denom, torch.ones_like(denom))
         return float(err.max())
+
+
+def _host_dense_weights(tab, t: float, h: float, tq: list[float]) -> list[list[float]]:
+    """`_dense_weights` on the host, for save times `tq` given as floats (no autograd)."""
+    P = tab.dense  # (S, p): row s holds the coefficients of θ, θ², ... of stage s
+    rows = []
+    for tj in tq:
+        theta = (tj - t) / h
+        powers = [theta ** (q + 1) for q in range(max(map(len, P)))]
+        rows.append([h * sum(c * p for c, p in zip(row, powers)) for row in P])
+    return rows
 
 
 def _dense_weights(tab, t: float, h: float, tq: torch.Tensor) -> torch.Tensor:
@@ -216,6 +227,7 @@ def rk_loop(
         while j < len(ts) and ts[j] <= t1:
             j += 1
         mid = _dense_range(i_save, j, ts, t1, exact_end)
+        stepper.tq_host = ts[i_save:mid]
         y1, dense = stepper.step(
             t, t1 - t, t_lim, y, k0, tq_all[i_save:mid] if mid > i_save else None
         )

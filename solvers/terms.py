@@ -25,6 +25,10 @@ class AbstractTerm:
             product): Runge–Kutta steps then record one autograd node each, whose
             backward pass calls `vjp` stage by stage, much cheaper than recording
             every operation.
+        pure_real_form: The function of `real_form` depends on nothing but its
+            arguments (no captured tensors) and takes no data-dependent Python
+            branches: a compiled step may then trace it once per input shape and
+            run the generated code without TorchDynamo's guards.
 
     Examples:
         A term needs only `vf`; `ODETerm` and `LinearTerm` cover most uses.
@@ -44,6 +48,7 @@ class AbstractTerm:
     is_constant: bool = False
     is_piecewise_constant: bool = False
     has_vjp: bool = False
+    pure_real_form: bool = False
 
     def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
         """Return the vector field `f(t, y)`."""

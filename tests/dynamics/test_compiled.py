@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import dynamics as qd
+import solvers.compiled as compiled
 from dynamics._banded import Banded
 from dynamics._real_pairs import banded_lindblad_pairs, lindblad_pairs, parts
 from dynamics.equations import (
@@ -90,7 +91,11 @@ CASES = {
 def test_compiled_solve_equals_eager(case):
     solve = CASES[case]
     ref = solve(qd.method.Tsit5())
+    before = set(compiled._TRACED)
     got = solve(qd.method.Tsit5(compile="eager"))
+    # Every real form is pure: traced to a graph, run without TorchDynamo's guards.
+    new = [compiled._TRACED[k] for k in set(compiled._TRACED) - before]
+    assert new and all(isinstance(fn, torch.fx.GraphModule) for fn in new)
     assert got.infos["steps"] == ref.infos["steps"]
     torch.testing.assert_close(got.states, ref.states, rtol=1e-11, atol=1e-12)
     torch.testing.assert_close(got.expects, ref.expects, rtol=1e-11, atol=1e-12)
@@ -118,7 +123,7 @@ def test_real_forms_equal_the_complex_vector_field(hermitian):
     torch.testing.assert_close(torch.view_as_complex(got), exact, rtol=1e-12, atol=1e-12)
 
 
-def test_compiled_solves_take_compact_bands_at_any_size():
+def test_compiled_solves_take_compact_or_sparse_bands_at_any_size():
     # Compiled banded products are fused shift loops: `layout="auto"` takes a compact
     # band (span ≤ n / 4) below n = 64 only for a compiled solve; a wide band stays dense.
     n = 16
@@ -133,3 +138,13 @@ def test_compiled_solves_take_compact_bands_at_any_size():
     assert isinstance(
         Schrodinger(constant(H)).term("ode", "auto", compiled=True), BandedSchrodingerTerm
     )
+    # Few diagonals spread over the matrix (spin chains: offsets ±2^k) are banded when
+    # there are at most n / 8 of them, and stay dense in eager solves.
+    n = 64
+    spread = sum(torch.diag(torch.ones(n - abs(k), dtype=F64), k) for k in (-32, -16, 0, 16, 32))
+    chain = Schrodinger(constant(spread.to(torch.complex128)))
+    assert isinstance(chain.term("ode", "auto", compiled=True), BandedSchrodingerTerm)
+    assert isinstance(chain.term("ode", "auto"), SchrodingerTerm)
+    denser = spread + sum(torch.diag(torch.ones(n - k, dtype=F64), k) for k in (1, 2, 4, 8))
+    wider = Schrodinger(constant(denser.to(torch.complex128)))  # 9 > n / 8 diagonals
+    assert isinstance(wider.term("ode", "auto", compiled=True), SchrodingerTerm)

@@ -15,8 +15,10 @@ import math
 import pytest
 import torch
 
-from solvers import RK4, Dopri8, ODETerm, Tsit5, integrate
+import solvers.compiled as compiled
+from solvers import RK4, AbstractTerm, Dopri5, Dopri8, Euler, ODETerm, Tsit5, integrate
 from solvers.gradients import Adjoint
+from solvers.rk_loop import _dense_weights, _host_dense_weights
 
 F64 = torch.float64
 
@@ -105,3 +107,75 @@ def test_inductor_compiled_step_equals_eager():
     _assert_same(
         integrate(term, Tsit5(compile=True), y0, tsave), integrate(term, Tsit5(), y0, tsave)
     )
+
+
+def _matvec(static, ops, y):
+    """`A @ y` (module level: a pure real form, traced once per shape)."""
+    (scale,) = static
+    return scale * (ops[0] @ y)
+
+
+class _PureLinear(AbstractTerm):
+    """`dy/dt = A y` with a pure real form (`branch`: one that cannot be traced)."""
+
+    is_constant = True
+    pure_real_form = True
+
+    def __init__(self, A, branch=False):
+        self.A, self.branch = A, branch
+
+    def vf(self, t, y):
+        return self.A @ y
+
+    def real_form(self, pairs):
+        return (_branching if self.branch else _matvec), (1.0,), (self.A,)
+
+
+def _branching(static, ops, y):
+    # Data-dependent Python control flow: fake tensors cannot trace it.
+    return ops[0] @ y if bool(y.abs().sum() >= 0) else -(ops[0] @ y)
+
+
+@pytest.mark.parametrize("branch", [False, True], ids=["traced", "untraceable"])
+def test_pure_real_forms_are_traced_once_per_shape(branch):
+    # A pure real form is traced to a graph on fake tensors and run without guards;
+    # one that cannot be traced (data-dependent branch) goes through TorchDynamo.
+    _, A = _linear()
+    term = _PureLinear(A, branch)
+    y0 = torch.randn(3, 5, 1, dtype=F64)
+    tsave = torch.linspace(0.0, 2.0, 9, dtype=F64)
+    ref = integrate(term, Tsit5(), y0, tsave)
+    before = set(compiled._TRACED)
+    _assert_same(integrate(term, Tsit5(compile="eager"), y0, tsave), ref)
+    new = [compiled._TRACED[k] for k in set(compiled._TRACED) - before]
+    assert len(new) == 1  # Tsit5 has no extra dense-output stages: one step function
+    assert isinstance(new[0], torch.fx.GraphModule) == (not branch)
+    after = set(compiled._TRACED)
+    y1 = y0 + 1.0  # new values, same shapes: nothing is traced again
+    got = integrate(term, Tsit5(compile="eager"), y1, tsave)
+    _assert_same(got, integrate(term, Tsit5(), y1, tsave))
+    assert set(compiled._TRACED) == after
+
+
+@pytest.mark.parametrize("method", [Tsit5(), Dopri5(), Dopri8(), RK4(dt=0.1), Euler(dt=0.1)])
+def test_host_dense_weights_equal_the_device_ones(method):
+    # Compiled steps weigh their stages for the dense output with host floats.
+    tab = method.tableau
+    tq = [0.31, 0.4, 0.52]
+    got = torch.tensor(_host_dense_weights(tab, 0.3, 0.25, tq), dtype=F64)
+    ref = _dense_weights(tab, 0.3, 0.25, torch.tensor(tq, dtype=F64))
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-13)  # Dopri8: 7e-15 apart
+
+
+@pytest.mark.slow
+def test_inductor_traced_step_equals_eager():
+    # The traced step compiled by TorchInductor without guards (C++ wrapper).
+    _, A = _linear()
+    term = _PureLinear(A)
+    y0 = torch.randn(2, 5, 1, dtype=F64)
+    tsave = torch.linspace(0.0, 2.0, 5, dtype=F64)
+    before = set(compiled._TRACED)
+    got = integrate(term, Tsit5(compile=True), y0, tsave)
+    _assert_same(got, integrate(term, Tsit5(), y0, tsave))
+    new = [compiled._TRACED[k] for k in set(compiled._TRACED) - before]
+    assert new and not any(isinstance(fn, torch.fx.GraphModule) for fn in new)
