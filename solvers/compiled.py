@@ -101,9 +101,9 @@ class CompiledStep:
     """A compiled step of `method` on `term`, for states like `y0` (see the module doc).
 
     Call it with the complex (or real) state, the first stage and the step size; it
-    returns the new state, the stages stacked `(S, *y.shape)` and the error norm of
-    the step (a 0-d tensor, `None` for fixed steps), all in the state's dtype, and
-    keeps the real view of the stages (`K_real`) for the dense output.
+    returns the new state, the last stage and the error norm of the step (a 0-d
+    tensor, `None` for fixed steps), all in the state's dtype, and keeps the real view
+    of the stages (`K_real`, `(S, *y.shape[, 2])`) for the dense output.
     """
 
     def __init__(self, method, form, y0: torch.Tensor, event_ndim: int, pure: bool = False):
@@ -120,6 +120,8 @@ class CompiledStep:
         self.fn = None if self.traced else self._guarded()
         self.h = torch.zeros((), dtype=y0.real.dtype if self.pairs else y0.dtype, device=y0.device)
         self.K_real = None
+        self.stages = method.tableau.stages
+        self.last: tuple = ()  # (complex output, its real view) of the last step
         self.fns: dict = {}  # extra -> traced function, for these inputs
 
     def _guarded(self):
@@ -161,13 +163,23 @@ class CompiledStep:
         self.fns[extra] = fn
         return fn
 
+    def _real(self, x: torch.Tensor) -> torch.Tensor:
+        """The contiguous real view of `x` (that of the last outputs without a torch call)."""
+        for out, real in self.last:
+            if x is out:
+                return real
+        x = x.contiguous()  # one layout: no recompilation
+        return torch.view_as_real(x) if self.pairs else x
+
     def __call__(self, y, k0, h: float, extra: bool):
-        """Return `(y1, stages, err)` of a step of size `h` from `y` with first stage `k0`."""
-        real = torch.view_as_real if self.pairs else _identity
+        """Return `(y1, k_last, err)` of a step of size `h` from `y` with first stage `k0`.
+
+        `k_last` is the last stage (the first of the next step for FSAL tableaus).
+        """
         self.h.fill_(h)
         if self.cuda:  # a CUDA graph reuses its output buffers on the next replay
             torch.compiler.cudagraph_mark_step_begin()
-        y, k0 = real(y.contiguous()), real(k0.contiguous())  # one layout: no recompilation
+        y, k0 = self._real(y), self._real(k0)
         if self.traced:
             args = (y, k0, self.h, *self.ops)
             y1, K, *err = self._traced(args, extra)(*args)
@@ -177,9 +189,13 @@ class CompiledStep:
         if self.cuda:
             y1, K = y1.clone(), K.clone()
         self.K_real = K
-        if self.pairs:
-            y1, K = torch.view_as_complex(y1), torch.view_as_complex(K)
-        return y1, K, err
+        k_last = K[self.stages - 1]
+        if not self.pairs:
+            self.last = ()
+            return y1, k_last, err
+        out = torch.view_as_complex(y1), torch.view_as_complex(k_last)
+        self.last = ((out[0], y1), (out[1], k_last))  # handed back as the next y and k0
+        return *out, err
 
     def dense(self, y: torch.Tensor, weights: list[list[float]]) -> torch.Tensor:
         """Return `y + Σ_s w[:, s] k_s` for the stages of the last step, `(m, *y.shape)`.
@@ -236,10 +252,6 @@ def _trace(step: Callable, static, adaptive: bool, extra: bool, args: tuple, bac
             f"compiling the traced step failed ({error!r}); using torch.compile.", stacklevel=5
         )
         return None
-
-
-def _identity(x):
-    return x
 
 
 def compiled_step(

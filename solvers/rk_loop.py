@@ -99,20 +99,22 @@ class _Stepper:
         """The step by the compiled function (no autograd graph, a constant term)."""
         tab = self.tab
         extra = tq is not None and bool(tab.a_extra)
-        y1, K, self.err = self.compiled(y, k0, h, extra)
+        y1, self.k_last, self.err = self.compiled(y, k0, h, extra)
         self.nfev += tab.stages - 1 + (len(tab.a_extra) if extra else 0)
-        self.k_last = K[tab.stages - 1]
         self.abs_y1 = None
         if tq is None:
             return y1, None
         return y1, self.compiled.dense(y, _host_dense_weights(tab, t, h, self.tq_host))
 
-    @torch.no_grad()
     def error(self, h: float, y: torch.Tensor, y1: torch.Tensor, method, event_ndim: int) -> float:
         """Return the largest error norm over the batch (1 is the tolerance)."""
         if self.err is not None:  # computed by the compiled step
             err, self.err = self.err, None
             return float(err)
+        with torch.no_grad():
+            return self._error(h, y, y1, method, event_ndim)
+
+    def _error(self, h: float, y: torch.Tensor, y1: torch.Tensor, method, event_ndim: int) -> float:
         tab, st = self.tab, self.stages
         hit = self.abs_y1 is not None and self.abs_y1[0] is y
         abs_y = self.abs_y1 if hit else (y, modulus(y))
