@@ -33,6 +33,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 __all__ = ["CompiledStep", "compiled_step"]
@@ -197,12 +198,12 @@ class CompiledStep:
         self.last = ((out[0], y1), (out[1], k_last))  # handed back as the next y and k0
         return *out, err
 
-    def dense(self, y: torch.Tensor, weights: list[list[float]]) -> torch.Tensor:
+    def dense(self, y: torch.Tensor, weights: np.ndarray) -> torch.Tensor:
         """Return `y + Σ_s w[:, s] k_s` for the stages of the last step, `(m, *y.shape)`.
 
-        `weights` (host floats, `m × S`): one matrix product on the real view.
+        `weights` (host, `m × S`): one matrix product on the real view.
         """
-        w = torch.tensor(weights, dtype=self.h.dtype, device=y.device)
+        w = torch.from_numpy(weights).to(dtype=self.h.dtype, device=y.device)
         yr = torch.view_as_real(y) if self.pairs else y
         S = w.shape[1]
         out = torch.addmm(yr.reshape(1, -1), w, self.K_real[:S].reshape(S, -1))

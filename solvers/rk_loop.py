@@ -10,9 +10,11 @@ the accept/reject decision.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -130,15 +132,16 @@ class _Stepper:
         return float(err.max())
 
 
-def _host_dense_weights(tab, t: float, h: float, tq: list[float]) -> list[list[float]]:
+def _host_dense_weights(tab, t: float, h: float, tq: list[float]) -> np.ndarray:
     """`_dense_weights` on the host, for save times `tq` given as floats (no autograd)."""
-    P = tab.dense  # (S, p): row s holds the coefficients of θ, θ², ... of stage s
-    rows = []
-    for tj in tq:
-        theta = (tj - t) / h
-        powers = [theta ** (q + 1) for q in range(max(map(len, P)))]
-        rows.append([h * sum(c * p for c, p in zip(row, powers)) for row in P])
-    return rows
+    P = _dense_matrix(tab)  # (S, p)
+    theta = (np.asarray(tq) - t) / h
+    return ((theta[:, None] ** np.arange(1, P.shape[1] + 1)) @ P.T) * h
+
+
+@functools.lru_cache(maxsize=32)
+def _dense_matrix(tab) -> np.ndarray:
+    return np.asarray(tab.dense, dtype=np.float64)
 
 
 def _dense_weights(tab, t: float, h: float, tq: torch.Tensor) -> torch.Tensor:
