@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from solvers import AbstractGradient, AbstractMethod, integrate
+from solvers import AbstractGradient, AbstractMethod, Direct, integrate
 from solvers.methods import Tsit5
 
 from ._banded import Banded
@@ -166,8 +166,15 @@ def run(
             f"Argument `method`: {type(method).__name__} does not apply to "
             f"`{equation.solver_name}`; use a generic method such as `qd.method.Tsit5()`."
         )
-    compiled = bool(getattr(method, "compile", False))
-    term = equation.term(method.term_kind, layout=get_layout(options.layout), compiled=compiled)
+    layout = get_layout(options.layout)
+    # The layout suits the steps that will run: compiled ones only when a compiled step
+    # can serve the solve (no graph recorded through the steps, constant operators).
+    compiled = bool(getattr(method, "compile", False)) and not _records_graph(
+        gradient, (y0, tsave, *params)
+    )
+    term = equation.term(method.term_kind, layout=layout, compiled=compiled)
+    if compiled and not term.is_constant:
+        term = equation.term(method.term_kind, layout=layout)
     save_states = options.save_states
 
     def save(y: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -201,6 +208,12 @@ def run(
         method=method,
         gradient=gradient,
     )
+
+
+def _records_graph(gradient: AbstractGradient | None, tensors: Sequence[torch.Tensor]) -> bool:
+    """Whether autograd records the steps (`Direct` on inputs that require grad)."""
+    recorded = gradient is None or isinstance(gradient, Direct)
+    return recorded and torch.is_grad_enabled() and any(x.requires_grad for x in tensors)
 
 
 def _as_is(y: torch.Tensor) -> torch.Tensor:

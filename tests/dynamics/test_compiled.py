@@ -148,3 +148,38 @@ def test_compiled_solves_take_compact_or_sparse_bands_at_any_size():
     denser = spread + sum(torch.diag(torch.ones(n - k, dtype=F64), k) for k in (1, 2, 4, 8))
     wider = Schrodinger(constant(denser.to(torch.complex128)))  # 9 > n / 8 diagonals
     assert isinstance(wider.term("ode", "auto", compiled=True), SchrodingerTerm)
+
+
+@pytest.mark.parametrize("case", ["Direct", "time-dependent"])
+def test_solves_compiled_steps_cannot_serve_keep_the_eager_layout(case, monkeypatch):
+    # A compiled solve that steps eagerly anyway (a graph recorded by Direct, or a
+    # time-dependent operator) stores its operators as an eager solve would: dense here.
+    import dynamics._solve as solve_module
+
+    terms = []
+    real_integrate = solve_module.integrate
+
+    def spy(term, *args, **kwargs):
+        terms.append(term)
+        return real_integrate(term, *args, **kwargs)
+
+    monkeypatch.setattr(solve_module, "integrate", spy)
+    n = 16
+    a = qd.destroy(n)
+    eps = torch.tensor(2.0, dtype=F64, requires_grad=case == "Direct")
+    H = -0.5 * qd.dag(a) @ qd.dag(a) @ a @ a + eps * (a + qd.dag(a))
+    if case == "time-dependent":
+        H = H + qd.modulated(lambda t: torch.cos(t), qd.number(n))
+    tsave = torch.linspace(0.0, 0.5, 3, dtype=F64)
+    with pytest.warns(UserWarning, match="stepping eagerly"):
+        res = qd.mesolve(
+            H,
+            [a],
+            qd.fock_dm(n, 0),
+            tsave,
+            exp_ops=[qd.number(n)],
+            method=qd.method.Tsit5(compile="eager"),
+        )
+    assert isinstance(terms[-1], LindbladTerm)
+    ref = qd.mesolve(H, [a], qd.fock_dm(n, 0), tsave, exp_ops=[qd.number(n)])
+    torch.testing.assert_close(res.expects, ref.expects, rtol=1e-12, atol=1e-12)
