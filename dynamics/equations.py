@@ -92,6 +92,7 @@ class SchrodingerTerm(AbstractTerm):
     def __init__(self, H: TimeOperator):
         self.__dict__.update(_flags([H]))
         self.minus_iH = _Cached(lambda t: -1j * H(t), self.is_constant)
+        self.real_term: AbstractTerm | None = None  # its real form serves compiled steps
 
     def vf(self, t: float, y: torch.Tensor) -> torch.Tensor:
         """Return `-i H(t) y`."""
@@ -106,7 +107,12 @@ class SchrodingerTerm(AbstractTerm):
         return ops[0] @ y
 
     def real_form(self, pairs: bool):
-        """`M y` on real pairs (constant `H`; see `AbstractTerm.real_form`)."""
+        """`M y` on real pairs (constant `H`; see `AbstractTerm.real_form`).
+
+        That of `real_term` if set: banded storage that pays only in compiled steps.
+        """
+        if self.real_term is not None:
+            return self.real_term.real_form(pairs)
         if not (pairs and self.is_constant):
             return None
         return schrodinger_pairs, (), parts(*self.ops(0.0))
@@ -137,6 +143,7 @@ class LindbladTerm(AbstractTerm):
         )
         self.A = _Cached(lambda t: self._A(H, t), self.is_constant)
         self.Adag = _Cached(lambda t: self.A(t).mH.contiguous(), self.is_constant)
+        self.real_term: AbstractTerm | None = None  # its real form serves compiled steps
 
     def _A(self, H: TimeOperator, t: float) -> torch.Tensor:
         A = -1j * H(t)
@@ -167,7 +174,12 @@ class LindbladTerm(AbstractTerm):
         return lindblad_rhs(y, A, Adag, list(zip(flat[::2], flat[1::2])), self.hermitian)
 
     def real_form(self, pairs: bool):
-        """`𝓛 ρ` on real pairs (constant operators; see `AbstractTerm.real_form`)."""
+        """`𝓛 ρ` on real pairs (constant operators; see `AbstractTerm.real_form`).
+
+        That of `real_term` if set: banded storage that pays only in compiled steps.
+        """
+        if self.real_term is not None:
+            return self.real_term.real_form(pairs)
         if not (pairs and self.is_constant):
             return None
         return lindblad_pairs, (self.hermitian,), parts(*self.ops(0.0))
@@ -441,15 +453,22 @@ class Schrodinger:
     def term(self, kind: str, layout: str = "dense", compiled: bool = False) -> AbstractTerm:
         """Return the term for a method of kind `kind` (`layout`: see `qd.set_layout`).
 
-        `compiled`: the method compiles its steps (see `banded_offsets`).
+        `compiled`: the method compiles its steps. Operators banded enough only for
+        compiled steps (see `banded_offsets`) stay dense for the eager work (a
+        gradient's backward pass) and give banded real forms to the compiled steps.
         """
         if kind == "ode":
+            term = SchrodingerTerm(self.H)
             if layout != "dense" and self.H.is_constant:
                 with torch.no_grad():
-                    offsets = banded_offsets(layout, [self.H(0.0)], compiled)
-                if offsets is not None:
-                    return BandedSchrodingerTerm(self.H, offsets[0])
-            return SchrodingerTerm(self.H)
+                    offsets = banded_offsets(layout, [self.H(0.0)])
+                    if offsets is not None:
+                        return BandedSchrodingerTerm(self.H, offsets[0])
+                    if compiled:
+                        offsets = banded_offsets(layout, [self.H(0.0)], compiled)
+                if offsets is not None:  # bands for the compiled steps only
+                    term.real_term = BandedSchrodingerTerm(self.H, offsets[0])
+            return term
         if kind == "linear":
             H = self.H
             G = _Cached(lambda t: -1j * H(t), H.is_constant)
@@ -472,7 +491,7 @@ class Lindblad:
     def term(self, kind: str, layout: str = "dense", compiled: bool = False) -> AbstractTerm:
         """Return the term for a method of kind `kind` (`layout`: see `qd.set_layout`).
 
-        `compiled`: the method compiles its steps (see `banded_offsets`).
+        `compiled`: the method compiles its steps (see `Schrodinger.term`).
         """
         term = LindbladTerm(self.H, self.jump_ops, self.hermitian)
         if kind == "ode" and layout != "dense" and term.is_constant:
@@ -480,9 +499,13 @@ class Lindblad:
                 ops = [term.A(0.0), *(L for L, _ in term.jumps(0.0))]
                 if layout == "auto" and superop_pays(ops[0].shape[-1], _batch_of(ops)):
                     return SuperLindbladTerm(term)
-                offsets = banded_offsets(layout, ops, compiled)
-            if offsets is not None:
-                return BandedLindbladTerm(term, offsets)
+                offsets = banded_offsets(layout, ops)
+                if offsets is not None:
+                    return BandedLindbladTerm(term, offsets)
+                if compiled:
+                    offsets = banded_offsets(layout, ops, compiled)
+            if offsets is not None:  # bands for the compiled steps only
+                term.real_term = BandedLindbladTerm(term, offsets)
         if kind in ("ode", "lindblad"):
             return term
         if kind == "linear":

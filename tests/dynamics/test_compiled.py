@@ -9,16 +9,23 @@ covers the engine and the TorchInductor backend.
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
 import dynamics as qd
 import solvers.compiled as compiled
 from dynamics._banded import Banded
-from dynamics._real_pairs import banded_lindblad_pairs, lindblad_pairs, parts
+from dynamics._real_pairs import (
+    banded_lindblad_pairs,
+    banded_schrodinger_pairs,
+    lindblad_pairs,
+    parts,
+    schrodinger_pairs,
+)
 from dynamics.equations import (
     BandedLindbladTerm,
-    BandedSchrodingerTerm,
     Lindblad,
     LindbladTerm,
     Schrodinger,
@@ -77,6 +84,19 @@ def _superop(method, layout):
     )
 
 
+def _kerr16(method, gradient=None):
+    # n = 16 with `layout="auto"`: dense eager products, banded compiled steps.
+    n = 16
+    a = qd.destroy(n)
+    eps = torch.tensor(2.0, dtype=F64, requires_grad=gradient is not None)
+    H = -0.5 * qd.dag(a) @ qd.dag(a) @ a @ a + eps * (a + qd.dag(a))
+    tsave = torch.linspace(0.0, 1.0, 5, dtype=F64)
+    res = qd.mesolve(
+        H, [a], qd.fock_dm(n, 0), tsave, exp_ops=[qd.number(n)], method=method, gradient=gradient
+    )
+    return res, eps
+
+
 CASES = {
     "sesolve-dense": lambda m: _sesolve(m, "dense"),
     "sesolve-banded": lambda m: _sesolve(m, "banded"),
@@ -84,6 +104,7 @@ CASES = {
     "mesolve-banded": lambda m: _mesolve(m, "banded"),
     "mesolve-banded-batched-H": lambda m: _mesolve(m, "banded", H_batch=True),
     "mesolve-superoperator": lambda m: _superop(m, "auto"),
+    "mesolve-bands-for-compiled-steps-only": lambda m: _kerr16(m)[0],
 }
 
 
@@ -123,31 +144,40 @@ def test_real_forms_equal_the_complex_vector_field(hermitian):
     torch.testing.assert_close(torch.view_as_complex(got), exact, rtol=1e-12, atol=1e-12)
 
 
+def _compiled_form(term):
+    """`(eager term type, function of the real form)` of a term."""
+    return type(term), term.real_form(True)[0]
+
+
 def test_compiled_solves_take_compact_or_sparse_bands_at_any_size():
-    # Compiled banded products are fused shift loops: `layout="auto"` takes a compact
-    # band (span ≤ n / 4) below n = 64 only for a compiled solve; a wide band stays dense.
+    # Compiled banded products are fused shift loops: with `layout="auto"` a compiled
+    # solve steps compact bands (span ≤ n / 4) banded below n = 64, where eager work (a
+    # gradient's backward pass) stays dense; a wide band stays dense throughout.
     n = 16
     a = qd.destroy(n)
     H = -0.5 * qd.dag(a) @ qd.dag(a) @ a @ a + 2.0 * (a + qd.dag(a))
     kerr = Lindblad(constant(H), [constant(a)], "mesolve", True)
-    assert isinstance(kerr.term("ode", "auto", compiled=True), BandedLindbladTerm)
-    assert isinstance(kerr.term("ode", "auto"), LindbladTerm)
+    compiled_kerr = (LindbladTerm, banded_lindblad_pairs)
+    assert _compiled_form(kerr.term("ode", "auto", compiled=True)) == compiled_kerr
+    assert _compiled_form(kerr.term("ode", "auto")) == (LindbladTerm, lindblad_pairs)
+    assert isinstance(kerr.term("ode", "banded"), BandedLindbladTerm)
     wide = H + torch.diag(torch.ones(n - 6, dtype=H.dtype), 6)  # span 10 > n / 4
     closed = Schrodinger(constant(wide))
-    assert isinstance(closed.term("ode", "auto", compiled=True), SchrodingerTerm)
-    assert isinstance(
-        Schrodinger(constant(H)).term("ode", "auto", compiled=True), BandedSchrodingerTerm
-    )
+    dense = (SchrodingerTerm, schrodinger_pairs)
+    assert _compiled_form(closed.term("ode", "auto", compiled=True)) == dense
+    compact = Schrodinger(constant(H)).term("ode", "auto", compiled=True)
+    assert _compiled_form(compact) == (SchrodingerTerm, banded_schrodinger_pairs)
     # Few diagonals spread over the matrix (spin chains: offsets ±2^k) are banded when
-    # there are at most n / 8 of them, and stay dense in eager solves.
+    # there are at most n / 8 of them; eager products stay dense.
     n = 64
     spread = sum(torch.diag(torch.ones(n - abs(k), dtype=F64), k) for k in (-32, -16, 0, 16, 32))
     chain = Schrodinger(constant(spread.to(torch.complex128)))
-    assert isinstance(chain.term("ode", "auto", compiled=True), BandedSchrodingerTerm)
-    assert isinstance(chain.term("ode", "auto"), SchrodingerTerm)
+    compiled_chain = (SchrodingerTerm, banded_schrodinger_pairs)
+    assert _compiled_form(chain.term("ode", "auto", compiled=True)) == compiled_chain
+    assert _compiled_form(chain.term("ode", "auto")) == dense
     denser = spread + sum(torch.diag(torch.ones(n - k, dtype=F64), k) for k in (1, 2, 4, 8))
     wider = Schrodinger(constant(denser.to(torch.complex128)))  # 9 > n / 8 diagonals
-    assert isinstance(wider.term("ode", "auto", compiled=True), SchrodingerTerm)
+    assert _compiled_form(wider.term("ode", "auto", compiled=True)) == dense
 
 
 @pytest.mark.parametrize("case", ["Direct", "time-dependent"])
@@ -180,6 +210,18 @@ def test_solves_compiled_steps_cannot_serve_keep_the_eager_layout(case, monkeypa
             exp_ops=[qd.number(n)],
             method=qd.method.Tsit5(compile="eager"),
         )
-    assert isinstance(terms[-1], LindbladTerm)
+    assert type(terms[-1]) is LindbladTerm and terms[-1].real_term is None
     ref = qd.mesolve(H, [a], qd.fock_dm(n, 0), tsave, exp_ops=[qd.number(n)])
     torch.testing.assert_close(res.expects, ref.expects, rtol=1e-12, atol=1e-12)
+
+
+def test_adjoint_gradient_with_compiled_forward_pass_and_dense_backward_pass():
+    # The forward pass steps compiled (banded real form), the backward pass eagerly on
+    # the dense operators of the same term: the gradient is the eager one.
+    grads = []
+    for method in (qd.method.Tsit5(), qd.method.Tsit5(compile="eager")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no fall back to eager steps
+            res, eps = _kerr16(method, qd.gradient.Adjoint())
+        grads.append(torch.autograd.grad(res.expects[0, -1].real, eps)[0])
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-9, atol=1e-11)
