@@ -4,13 +4,13 @@ TorchInductor generates no code for complex dtypes, so a compiled step
 (`solvers.compiled`) works on the real view of the state, `(..., 2)` pairs, and calls
 these module-level functions (`AbstractTerm.real_form`). Complex products are spelt
 out on real and imaginary parts: dense operators by real matrix products, banded ones
-by shifted (rolled), scaled copies of the state that TorchInductor fuses into one
-loop.
+by shifted, scaled copies of the state that TorchInductor fuses into one loop.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 __all__ = [
     "banded_lindblad_pairs",
@@ -77,16 +77,23 @@ def lindblad_pairs(static, ops, y):
 
 
 def _shift(x: torch.Tensor, o: int, dim: int) -> torch.Tensor:
-    """`out[..., i, ...] = x[..., (i + o) mod n, ...]` along `dim` (negative).
+    """`out[..., i, ...] = x[..., i + o, ...]` along `dim` (negative), for diagonal products.
 
-    Circular: the entries that wrap around meet diagonal coefficients that are zero
-    there (row-aligned diagonals of `Banded` are zero where `i + o` is outside the
-    matrix), so the products equal those of a zero-padded shift. A roll compiles to
-    plain index arithmetic; a padded shift to masked loads that TorchInductor's CPU
-    code runs 3× slower (a Tsit5 step of the Kerr Lindbladian at n = 64: 0.66 against
-    2.1 ms).
+    Where `i + o` leaves the range the value is either zero (a padded shift) or wraps
+    around (a roll): the diagonal coefficients are zero there (`Banded` stores them
+    so), so the products are the same. A roll compiles to plain index arithmetic, a
+    padded shift to masked loads. Measured with TorchInductor's CPU code: rolls make a
+    Tsit5 step of the Kerr Lindbladian at n = 64 take 0.66 ms instead of 2.1; but for a
+    ket (rows of one column) the roll's wrapped index is dearer than the mask (P2
+    Ising chain, N = 8: 20% slower), so rows of fewer than 8 columns are padded.
     """
-    return x if o == 0 else torch.roll(x, -o, dim)
+    if o == 0:
+        return x
+    if dim == -1 or x.shape[-1] >= 8:
+        return torch.roll(x, -o, dim)
+    pad = [0] * (2 * -dim)
+    pad[-2 if o < 0 else -1] = abs(o)  # F.pad lists the last dimension first
+    return F.pad(x, pad).narrow(dim, max(o, 0), x.shape[dim])
 
 
 def _cmul(ar, ai, xr, xi, conj: bool = False):
