@@ -141,7 +141,9 @@ def _host_dense_weights(tab, t: float, h: float, tq: list[float]) -> np.ndarray:
 
 @functools.lru_cache(maxsize=32)
 def _dense_matrix(tab) -> np.ndarray:
-    return np.asarray(tab.dense, dtype=np.float64)
+    """`tab.dense` as an `(S, p)` array, rows of lower degree padded with zeros."""
+    p = max(map(len, tab.dense))
+    return np.array([[*row, *(0.0,) * (p - len(row))] for row in tab.dense], dtype=np.float64)
 
 
 def _dense_weights(tab, t: float, h: float, tq: torch.Tensor) -> torch.Tensor:
