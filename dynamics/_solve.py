@@ -167,14 +167,12 @@ def run(
             f"`{equation.solver_name}`; use a generic method such as `qd.method.Tsit5()`."
         )
     layout = get_layout(options.layout)
-    # The layout suits the steps that will run: compiled ones only when a compiled step
-    # can serve the solve (no graph recorded through the steps, constant operators).
+    # The layout suits the steps that will run: compiled ones only when no graph is
+    # recorded through the steps (`term` bands only constant operators for them).
     compiled = bool(getattr(method, "compile", False)) and not _records_graph(
         gradient, (y0, tsave, *params)
     )
     term = equation.term(method.term_kind, layout=layout, compiled=compiled)
-    if compiled and not term.is_constant:
-        term = equation.term(method.term_kind, layout=layout)
     save_states = options.save_states
 
     def save(y: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -83,6 +83,18 @@ def _flags(ops: list[TimeOperator]) -> dict:
     }
 
 
+def _dense_real_form(term, pairs: bool, fn, static: tuple):
+    """Real form of a dense term: `fn` on its own operators, or that of `term.real_term`.
+
+    `real_term`, if set, holds banded storage that pays only in compiled steps.
+    """
+    if term.real_term is not None:
+        return term.real_term.real_form(pairs)
+    if not (pairs and term.is_constant):
+        return None
+    return fn, static, parts(*term.ops(0.0))
+
+
 class SchrodingerTerm(AbstractTerm):
     """Vector field `-i H(t) ψ` (ψ a ket or a propagator)."""
 
@@ -111,11 +123,7 @@ class SchrodingerTerm(AbstractTerm):
 
         That of `real_term` if set: banded storage that pays only in compiled steps.
         """
-        if self.real_term is not None:
-            return self.real_term.real_form(pairs)
-        if not (pairs and self.is_constant):
-            return None
-        return schrodinger_pairs, (), parts(*self.ops(0.0))
+        return _dense_real_form(self, pairs, schrodinger_pairs, ())
 
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products of `M y`."""
@@ -178,11 +186,7 @@ class LindbladTerm(AbstractTerm):
 
         That of `real_term` if set: banded storage that pays only in compiled steps.
         """
-        if self.real_term is not None:
-            return self.real_term.real_form(pairs)
-        if not (pairs and self.is_constant):
-            return None
-        return lindblad_pairs, (self.hermitian,), parts(*self.ops(0.0))
+        return _dense_real_form(self, pairs, lindblad_pairs, (self.hermitian,))
 
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products with respect to `ρ` and to `ops`."""
