@@ -28,6 +28,8 @@ per problem shape (then cached on disk by TorchInductor): opt-in, by the method'
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import warnings
 from collections import OrderedDict
@@ -36,7 +38,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-__all__ = ["CompiledStep", "compiled_step"]
+__all__ = ["CompiledStep", "compiled_step", "dense_matrix", "host_dense_weights"]
 
 _COMPILED: dict = {}  # key -> guarded (`torch.compile`) step function
 _TRACED: OrderedDict = OrderedDict()  # key with input shapes -> traced, compiled step
@@ -211,6 +213,20 @@ class CompiledStep:
         return torch.view_as_complex(out) if self.pairs else out
 
 
+def host_dense_weights(tab, t: float, h: float, tq: list[float]) -> np.ndarray:
+    """Dense-output weights `(m, S)` at save times `tq` (floats) in a step, on the host."""
+    P = dense_matrix(tab)  # (S, p)
+    theta = (np.asarray(tq) - t) / h
+    return ((theta[:, None] ** np.arange(1, P.shape[1] + 1)) @ P.T) * h
+
+
+@functools.lru_cache(maxsize=32)
+def dense_matrix(tab) -> np.ndarray:
+    """`tab.dense` as an `(S, p)` array, rows of lower degree padded with zeros."""
+    p = max(map(len, tab.dense))
+    return np.array([[*row, *(0.0,) * (p - len(row))] for row in tab.dense], dtype=np.float64)
+
+
 def _can_trace(backend) -> bool:
     """Whether steps are traced and compiled without guards for `backend`."""
     if backend == "eager":
@@ -228,15 +244,25 @@ def _trace(step: Callable, static, adaptive: bool, extra: bool, args: tuple, bac
     Returns the compiled function of `(y, k0, h, *ops)` giving `(y1, K[, err])`, or
     `None` if the step cannot be traced (data-dependent Python control flow).
     """
-    from torch.fx.experimental.proxy_tensor import make_fx
 
     def flat(y, k0, h, *ops):
         y1, K, err = step(static, ops, y, k0, h, adaptive, extra)
         return (y1, K) if err is None else (y1, K, err)
 
+    return trace_and_compile(flat, args, backend)
+
+
+def trace_and_compile(fn: Callable, args: tuple, backend: str):
+    """Trace `fn` on fake tensors shaped like `args`; compile it without guards.
+
+    Returns the compiled function (the traced graph itself for the `eager` backend),
+    or `None` if `fn` cannot be traced or compiled (its callers fall back).
+    """
+    from torch.fx.experimental.proxy_tensor import make_fx
+
     try:
-        gm = make_fx(flat, tracing_mode="fake")(*args)
-    except Exception:  # any tracing failure: TorchDynamo copes instead
+        gm = make_fx(fn, tracing_mode="fake")(*args)
+    except Exception:  # any tracing failure: the caller copes instead
         return None
     if backend == "eager":  # the traced graph as it is (tests: tracing without codegen)
         return gm
@@ -244,15 +270,19 @@ def _trace(step: Callable, static, adaptive: bool, extra: bool, args: tuple, bac
 
     # A C++ wrapper: the Python one costs ~50 µs per call in buffer allocations here.
     options = {"config_patches": {"cpp_wrapper": True}}
+    # It logs a warning when it cannot serialise a graph with a loop: nothing is saved.
+    log = logging.getLogger("torch._inductor.standalone_compile")
+    level = log.level
+    log.setLevel(logging.ERROR)
     try:
         return standalone_compile(
             gm, list(args), dynamic_shapes="from_example_inputs", options=options
         )
-    except Exception as error:  # a toolchain problem: TorchDynamo's path may still work
-        warnings.warn(
-            f"compiling the traced step failed ({error!r}); using torch.compile.", stacklevel=5
-        )
+    except Exception as error:  # a toolchain problem: the caller's fallback may still work
+        warnings.warn(f"compiling a traced step failed ({error!r}).", stacklevel=5)
         return None
+    finally:
+        log.setLevel(level)
 
 
 def compiled_step(

@@ -10,16 +10,15 @@ the accept/reject decision.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ._autograd import vjp_grad
-from .compiled import compiled_step
+from .compiled import compiled_step, host_dense_weights
+from .compiled_loop import compiled_loop
 from .controllers import PIController, initial_step, modulus, rms
 from .errors import SolverError
 from .fused import _stage_ops, fused_step, step_vjp, wants_fused
@@ -106,7 +105,7 @@ class _Stepper:
         self.abs_y1 = None
         if tq is None:
             return y1, None
-        return y1, self.compiled.dense(y, _host_dense_weights(tab, t, h, self.tq_host))
+        return y1, self.compiled.dense(y, host_dense_weights(tab, t, h, self.tq_host))
 
     def error(self, h: float, y: torch.Tensor, y1: torch.Tensor, method, event_ndim: int) -> float:
         """Return the largest error norm over the batch (1 is the tolerance)."""
@@ -130,20 +129,6 @@ class _Stepper:
             denom = torch.sqrt(e**2 + 0.01 * e3**2)
             err = abs(h) * e**2 / torch.where(denom > 0, denom, torch.ones_like(denom))
         return float(err.max())
-
-
-def _host_dense_weights(tab, t: float, h: float, tq: list[float]) -> np.ndarray:
-    """`_dense_weights` on the host, for save times `tq` given as floats (no autograd)."""
-    P = _dense_matrix(tab)  # (S, p)
-    theta = (np.asarray(tq) - t) / h
-    return ((theta[:, None] ** np.arange(1, P.shape[1] + 1)) @ P.T) * h
-
-
-@functools.lru_cache(maxsize=32)
-def _dense_matrix(tab) -> np.ndarray:
-    """`tab.dense` as an `(S, p)` array, rows of lower degree padded with zeros."""
-    p = max(map(len, tab.dense))
-    return np.array([[*row, *(0.0,) * (p - len(row))] for row in tab.dense], dtype=np.float64)
 
 
 def _dense_weights(tab, t: float, h: float, tq: torch.Tensor) -> torch.Tensor:
@@ -220,6 +205,13 @@ def rk_loop(
         h = initial_step(stepper, method, t, y, k0, stops[0], event_ndim)
     steps = rejected = nonfinite = 0
     bar = tqdm(total=tend - t0, disable=not progress, unit="t", leave=False)
+    loop = compiled_loop(method, stepper.compiled, y0, recorder, stops[:-1])
+    if loop is not None and exact_end and i_save < len(ts):
+        out = loop.integrate(t, y, k0, h, ts, i_save, save, bar)
+        if out is not None:  # else not compilable: step by step below
+            more, y, stats = out
+            bar.close()
+            return saved + more, y, {**stats, "nfev": stats["nfev"] + stepper.nfev}
     while i_save < len(ts):
         t_stop = stops[0]
         hits = t + h >= t_stop - 1e-12 * max(1.0, abs(t_stop))

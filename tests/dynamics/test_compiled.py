@@ -16,6 +16,7 @@ import torch
 
 import dynamics as qd
 import solvers.compiled as compiled
+import solvers.compiled_loop as compiled_loop
 from dynamics._banded import Banded
 from dynamics._real_pairs import (
     banded_lindblad_pairs,
@@ -108,14 +109,19 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("loop", [True, False], ids=["loop", "per-step"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_compiled_solve_equals_eager(case):
+def test_compiled_solve_equals_eager(case, loop, monkeypatch):
+    # `loop`: the whole solve in compiled loops; else one compiled call per step.
+    if not loop:
+        monkeypatch.setattr(compiled_loop, "_MAX_NUMEL", 0)
     solve = CASES[case]
     ref = solve(qd.method.Tsit5())
-    before = set(compiled._TRACED)
+    cache = compiled_loop._LOOPS if loop else compiled._TRACED
+    before = set(cache)
     got = solve(qd.method.Tsit5(compile="eager"))
     # Every real form is pure: traced to a graph, run without TorchDynamo's guards.
-    new = [compiled._TRACED[k] for k in set(compiled._TRACED) - before]
+    new = [cache[k] for k in set(cache) - before]
     assert new and all(isinstance(fn, torch.fx.GraphModule) for fn in new)
     assert got.infos["steps"] == ref.infos["steps"]
     torch.testing.assert_close(got.states, ref.states, rtol=1e-11, atol=1e-12)

@@ -16,9 +16,11 @@ import pytest
 import torch
 
 import solvers.compiled as compiled
+import solvers.compiled_loop as compiled_loop
 from solvers import RK4, AbstractTerm, Dopri5, Dopri8, Euler, ODETerm, Tsit5, integrate
+from solvers.compiled import host_dense_weights
 from solvers.gradients import Adjoint
-from solvers.rk_loop import _dense_weights, _host_dense_weights
+from solvers.rk_loop import _dense_weights
 
 F64 = torch.float64
 
@@ -136,8 +138,14 @@ def _branching(static, ops, y):
     return ops[0] @ y if bool(y.abs().sum() >= 0) else -(ops[0] @ y)
 
 
+@pytest.fixture
+def per_step(monkeypatch):
+    """Compiled steps one call per step: no state is small enough for a compiled loop."""
+    monkeypatch.setattr(compiled_loop, "_MAX_NUMEL", 0)
+
+
 @pytest.mark.parametrize("branch", [False, True], ids=["traced", "untraceable"])
-def test_pure_real_forms_are_traced_once_per_shape(branch):
+def test_pure_real_forms_are_traced_once_per_shape(branch, per_step):
     # A pure real form is traced to a graph on fake tensors and run without guards;
     # one that cannot be traced (data-dependent branch) goes through TorchDynamo.
     _, A = _linear()
@@ -162,13 +170,13 @@ def test_host_dense_weights_equal_the_device_ones(method):
     # Compiled steps weigh their stages for the dense output with host floats.
     tab = method.tableau
     tq = [0.31, 0.4, 0.52]
-    got = torch.tensor(_host_dense_weights(tab, 0.3, 0.25, tq), dtype=F64)
+    got = torch.tensor(host_dense_weights(tab, 0.3, 0.25, tq), dtype=F64)
     ref = _dense_weights(tab, 0.3, 0.25, torch.tensor(tq, dtype=F64))
     torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-13)  # Dopri8: 7e-15 apart
 
 
 @pytest.mark.slow
-def test_inductor_traced_step_equals_eager():
+def test_inductor_traced_step_equals_eager(per_step):
     # The traced step compiled by TorchInductor without guards (C++ wrapper).
     _, A = _linear()
     term = _PureLinear(A)
