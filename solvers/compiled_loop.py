@@ -107,7 +107,12 @@ def _make_loop(method, step, fn, static, window: int):
             err = torch.zeros_like(t)
             acc = torch.ones_like(t, dtype=torch.bool)
             err_prev, after_reject = v[_ERR_PREV], v[_AFTER_REJECT]
-            nonfinite, status = v[_NONFINITE], v[_STATUS]
+            nonfinite = v[_NONFINITE]
+            # as the per-step loop: a fixed step that saves must end finite
+            first = v[_FILLED].clamp(max=window - 1).long().reshape(1)
+            saves = (v[_FILLED] < window) & (tq.index_select(0, first)[0] <= t1)
+            bad = saves & ~torch.isfinite(y1).all()
+            status = torch.where(bad, _NONFINITE_STATE, v[_STATUS])
         k1 = K1[S - 1] if tab.fsal else fn(static, ops, y1)
         Kd = K1[: P.shape[0]].reshape(P.shape[0], -1)
         j = v[_FILLED]
@@ -220,7 +225,7 @@ class CompiledLoop:
             for i in range(filled):
                 saved.append(save(self._complex(buf[i])))
             i_save += filled
-            if v[_DT] < 0 and i_save < len(ts):  # save times left inside the last step
+            if i_save < len(ts) and ts[i_save] <= v[_T]:  # left inside the last step
                 saved.extend(self._fill(v, ts, i_save, y_prev, yr, K, save))
                 i_save = _after(ts, i_save, v[_T])
             bar.update(v[_T] - t_before)
@@ -250,14 +255,12 @@ class CompiledLoop:
     def _check(self, v, yr, unfinished: bool) -> None:
         """Raise `SolverError` for a failed call, as the per-step loop would."""
         t, h, err = v[_T], v[_H], v[_ERR]
+        adaptive = self.method.adaptive
         if v[_STATUS] == _NONFINITE_STATE or v[_STATUS] == _UNDERFLOW:
-            cause = (
-                "the state is not finite"
-                if v[_STATUS] == _NONFINITE_STATE
-                else "the step size underflowed"
-            )
-            raise SolverError(t, f"{cause} (h = {h:.3g}, error {err:.3g})")
-        if not self.method.adaptive and not bool(torch.isfinite(yr).all()):
+            finite = v[_STATUS] != _NONFINITE_STATE
+            cause = "the step size underflowed" if finite else "the state is not finite"
+            raise SolverError(t, f"{cause} (h = {h:.3g}, error {err:.3g})" if adaptive else cause)
+        if not adaptive and not unfinished and not bool(torch.isfinite(yr).all()):
             raise SolverError(t, "the state is not finite")
         if unfinished and v[_STEPS] >= self.method.max_steps:
             name = type(self.method).__name__

@@ -17,7 +17,17 @@ import torch
 
 import solvers.compiled as compiled
 import solvers.compiled_loop as compiled_loop
-from solvers import RK4, AbstractTerm, Dopri5, Dopri8, Euler, ODETerm, Tsit5, integrate
+from solvers import (
+    RK4,
+    AbstractTerm,
+    Dopri5,
+    Dopri8,
+    Euler,
+    ODETerm,
+    SolverError,
+    Tsit5,
+    integrate,
+)
 from solvers.compiled import host_dense_weights
 from solvers.gradients import Adjoint
 from solvers.rk_loop import _dense_weights
@@ -33,9 +43,10 @@ def _linear(dtype=F64):
     return ODETerm(lambda t, y: A @ y, is_constant=True), A
 
 
-def _assert_same(got, ref):
+def _assert_same(got, ref, extra_nfev=0):
+    """Same steps and evaluations (`extra_nfev` more), same results to rounding."""
     assert got.stats["steps"] == ref.stats["steps"]
-    assert got.stats["nfev"] == ref.stats["nfev"]
+    assert got.stats["nfev"] == ref.stats["nfev"] + extra_nfev
     torch.testing.assert_close(got.ys[0], ref.ys[0], rtol=1e-12, atol=1e-13)
 
 
@@ -130,7 +141,16 @@ class _PureLinear(AbstractTerm):
         return self.A @ y
 
     def real_form(self, pairs):
+        if pairs:  # `y` as real pairs: `(..., 2)`
+            return _pair_matvec, (1.0,), (self.A.real.contiguous(), self.A.imag.contiguous())
         return (_branching if self.branch else _matvec), (1.0,), (self.A,)
+
+
+def _pair_matvec(static, ops, y):
+    """`A @ y` on the real pairs of a complex `y` (`ops`: real and imaginary parts of `A`)."""
+    re, im = y[..., 0], y[..., 1]
+    Ar, Ai = ops
+    return torch.stack((Ar @ re - Ai @ im, Ar @ im + Ai @ re), dim=-1)
 
 
 def _branching(static, ops, y):
@@ -187,3 +207,125 @@ def test_inductor_traced_step_equals_eager(per_step):
     _assert_same(got, integrate(term, Tsit5(), y0, tsave))
     new = [compiled._TRACED[k] for k in set(compiled._TRACED) - before]
     assert new and not any(isinstance(fn, torch.fx.GraphModule) for fn in new)
+
+
+# Compiled loops: many steps per call (`solvers.compiled_loop`), for pure real forms.
+
+LOOP_METHODS = [Tsit5(), Dopri5(rtol=1e-8), RK4(dt=0.07), Euler(dt=0.01)]
+
+
+def _loop_solve(method, y0, tsave, term=None, **kwargs):
+    """The solve with `compile="eager"`, and whether a compiled loop ran it.
+
+    Also the new entries of the loop cache (the loops traced for it).
+    """
+    term = term or _PureLinear(_linear(y0.dtype)[1].to(y0.dtype))
+    before = set(compiled_loop._LOOPS)
+    runs = []
+    integrate_loop = compiled_loop.CompiledLoop.integrate
+
+    def spy(self, *args):
+        out = integrate_loop(self, *args)
+        runs.append(out is not None)
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compiled_loop.CompiledLoop, "integrate", spy)
+        method = dataclasses.replace(method, compile="eager")
+        sol = integrate(term, method, y0, tsave, **kwargs)
+    new = [compiled_loop._LOOPS[k] for k in set(compiled_loop._LOOPS) - before]
+    return sol, runs == [True], new
+
+
+@pytest.mark.parametrize("method", LOOP_METHODS, ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize(
+    "times",
+    ["sparse", "dense", "late-start", "complex"],
+)
+def test_compiled_loop_takes_the_steps_of_the_eager_loop(method, times):
+    # "dense": tens of save times per step (filled by the caller past the loop's two
+    # per step) and several windows; "late-start": t0 before tsave[0].
+    dtype = torch.complex128 if times == "complex" else F64
+    y0 = torch.randn(3, 5, 1, dtype=dtype, generator=torch.Generator().manual_seed(1))
+    n = 400 if times == "dense" else 9
+    tsave = torch.linspace(0.5 if times == "late-start" else 0.0, 2.0, n, dtype=F64)
+    term = _PureLinear(_linear(dtype)[1].to(dtype))
+    ref = integrate(term, method, y0, tsave, t0=0.0)
+    got, looped, new = _loop_solve(method, y0, tsave, term, t0=0.0)
+    assert looped and all(isinstance(fn, torch.fx.GraphModule) for fn in new)
+    # Without FSAL the loop evaluates the first stage of a next step after the last.
+    _assert_same(got, ref, extra_nfev=0 if method.tableau.fsal else 1)
+    assert got.stats["rejected"] == ref.stats["rejected"]
+    assert len(got.ys[0]) == n
+
+
+def test_compiled_loop_is_traced_once_per_shape_and_not_for_what_it_cannot_serve():
+    y0 = torch.randn(2, 5, 1, dtype=F64)
+    tsave = torch.linspace(0.0, 1.0, 5, dtype=F64)
+    _loop_solve(Tsit5(), y0, tsave)
+    _, looped, new = _loop_solve(Tsit5(), y0 + 1.0, tsave + 0.5)  # same shapes
+    assert looped and new == []
+    # Extra dense-output stages (Dopri8), discontinuities, recorded steps: per step.
+    _, looped, _ = _loop_solve(Dopri8(), y0, tsave)
+    assert not looped
+    _, looped, _ = _loop_solve(Tsit5(), y0, tsave, discontinuities=[0.5])
+    assert not looped
+    w = torch.tensor(0.3, dtype=F64, requires_grad=True)
+    term = _PureLinear(w * _linear()[1])
+    sol, looped, _ = _loop_solve(Tsit5(), y0, tsave, term, gradient=Adjoint(), params=(w,))
+    assert not looped
+    ref = integrate(term, Tsit5(), y0, tsave, gradient=Adjoint(), params=(w,))
+    torch.testing.assert_close(sol.ys[0], ref.ys[0], rtol=1e-12, atol=1e-13)
+
+
+def test_untraceable_forms_step_per_call_without_a_loop():
+    term = _PureLinear(_linear()[1], branch=True)
+    y0 = torch.randn(2, 5, 1, dtype=F64)
+    tsave = torch.linspace(0.0, 1.0, 5, dtype=F64)
+    got, looped, new = _loop_solve(Tsit5(), y0, tsave, term)
+    assert not looped and new == [None]  # the failed trace is remembered
+    _assert_same(got, integrate(term, Tsit5(), y0, tsave))
+    _, looped, new = _loop_solve(Tsit5(), y0, tsave, term)
+    assert not looped and new == []
+
+
+@pytest.mark.parametrize(
+    "method, A, match",
+    [
+        (Tsit5(max_steps=7), None, "reached `max_steps` = 7 of Tsit5"),
+        (Tsit5(), 400.0, "the state is not finite"),
+        (RK4(dt=0.1), 1e200, "the state is not finite"),
+    ],
+    ids=["max-steps", "overflow-adaptive", "overflow-fixed"],
+)
+def test_compiled_loop_fails_as_the_eager_loop(method, A, match):
+    y0 = torch.randn(2, 5, 1, dtype=F64)
+    tsave = torch.linspace(0.0, 2.0, 5, dtype=F64)
+    term = _PureLinear(_linear()[1] if A is None else A * torch.eye(5, dtype=F64))
+    with pytest.raises(SolverError, match=match) as eager:
+        integrate(term, method, y0, tsave)
+    with pytest.raises(SolverError, match=match) as loop:
+        _loop_solve(method, y0, tsave, term)
+    assert str(loop.value) == str(eager.value)
+
+
+def test_compiled_loop_shows_progress():
+    y0 = torch.randn(2, 5, 1, dtype=F64)
+    tsave = torch.linspace(0.0, 1.0, 40, dtype=F64)
+    got, looped, _ = _loop_solve(Tsit5(), y0, tsave, progress=True)
+    assert looped
+    _assert_same(got, integrate(_PureLinear(_linear()[1]), Tsit5(), y0, tsave))
+
+
+@pytest.mark.slow
+def test_inductor_compiled_loop_equals_eager():
+    # The loop compiled by TorchInductor (a while loop in the C++ wrapper).
+    dtype = torch.complex128
+    term = _PureLinear(_linear(dtype)[1].to(dtype))
+    y0 = torch.randn(2, 5, 1, dtype=dtype)
+    tsave = torch.linspace(0.0, 2.0, 40, dtype=F64)
+    before = set(compiled_loop._LOOPS)
+    got = integrate(term, Tsit5(compile=True), y0, tsave)
+    new = [compiled_loop._LOOPS[k] for k in set(compiled_loop._LOOPS) - before]
+    assert len(new) == 1 and not isinstance(new[0], torch.fx.GraphModule)
+    _assert_same(got, integrate(term, Tsit5(), y0, tsave))
