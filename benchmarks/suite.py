@@ -288,6 +288,24 @@ def dynamiqs_builder(problem: str, size: int, layout: str) -> Callable[[], tuple
 # Measuring
 
 
+def timed_runs(
+    solve: Callable[[], object], runs: int, budget: float, first: float, min_runs: int = 0
+) -> list[float]:
+    """Times of up to `runs` calls within `budget` seconds (at least `min_runs`).
+
+    The count is first set by the first call's time, then by the median of the warm
+    runs: a first call that compiled is no guide to the others.
+    """
+    nruns = max(min_runs, min(runs, int(budget // max(first, 1e-9))))
+    times: list[float] = []
+    while len(times) < nruns:
+        start = time.perf_counter()
+        solve()
+        times.append(time.perf_counter() - start)
+        nruns = max(nruns, min(runs, int(budget // max(statistics.median(times), 1e-9))))
+    return times
+
+
 def measure(
     solve: Callable[[], tuple[np.ndarray, dict]],
     runs: int,
@@ -309,16 +327,11 @@ def measure(
                 f"{label} disagrees with qdynamics: max |Δ⟨O⟩| = {diff:.2e} "
                 f"(must be < {tolerance:g})"
             )
-    nruns = max(min_runs, min(runs, int(budget // max(first, 1e-9))))
-    times = []
-    for _ in range(nruns):
-        start = time.perf_counter()
-        solve()
-        times.append(time.perf_counter() - start)
+    times = timed_runs(solve, runs, budget, first, min_runs)
     out = {
         "time": statistics.median(times) if times else first,
         "first": first,
-        "runs": nruns,
+        "runs": len(times),
         "max_diff": diff,
     }
     for key in ("steps", "nfev"):
@@ -357,12 +370,9 @@ def run_problem(problem: str, size: int, args: argparse.Namespace) -> dict:
     # then the timings of the libraries in this process
     for name, solve in solves.items():
         out = first[name][0]
-        nruns = min(args.runs, int(args.budget // max(out["first"], 1e-9)))
-        times = []
-        for _ in range(nruns):
-            start = time.perf_counter()
-            solve()
-            times.append(time.perf_counter() - start)
+        compiled = name == "qdynamics" and args.compile  # its first call compiles
+        times = timed_runs(solve, args.runs, args.budget, out["first"], int(compiled))
+        nruns = len(times)
         out.update(time=statistics.median(times) if times else out["first"], runs=nruns)
         results[name] = out
         print(f"    {name}: {out['time']:.4g} s ({nruns} timed runs)", flush=True)
@@ -593,14 +603,9 @@ def p4_case(case: str, n: int, payload: dict, in_child: bool) -> dict:
         first = time.perf_counter() - start
         _check_p4(case, loss, grads, payload)  # before any timing
         min_runs = 1 if lib.startswith("dynamiqs") else 0
-        nruns = max(min_runs, min(payload["runs"], int(payload["budget"] // max(first, 1e-9))))
-        times = []
-        for _ in range(nruns):
-            start = time.perf_counter()
-            solve()
-            times.append(time.perf_counter() - start)
+        times = timed_runs(solve, payload["runs"], payload["budget"], first, min_runs)
         out = {"time": statistics.median(times) if times else first, "first": first}
-        out.update(runs=nruns, loss=loss, grads=grads, steps=infos.get("steps"))
+        out.update(runs=len(times), loss=loss, grads=grads, steps=infos.get("steps"))
     if in_child:
         out.update(peak_mb=_peak_mb(), base_mb=base)
     return out
