@@ -160,6 +160,7 @@ def run(
 
     `decode` maps the engine's state back to the physical one (default: as is).
     """
+    stacked = decode is None  # the expectations broadcast over stacked states
     decode = decode if decode is not None else _as_is
     if method.term_kind not in equation.kinds:
         raise ValueError(
@@ -188,6 +189,7 @@ def run(
         t0=options.t0,
         discontinuities=equation.discontinuities,
         save=save,
+        save_stacked=stacked,
         event_ndim=2,
         gradient=gradient,
         params=params,

@@ -534,10 +534,13 @@ def unvec(y: torch.Tensor) -> torch.Tensor:
 
 
 def dm_codec(kind: str, rho0: torch.Tensor):
-    """Return the engine's initial state and the decoder back to density matrices."""
+    """Return the engine's initial state and the decoder back to density matrices.
+
+    The decoder is `None` where the state is the density matrix itself.
+    """
     if kind == "linear":
         return vec(rho0), unvec
-    return rho0, _identity
+    return rho0, None
 
 
 def superop_codec(kind: str, batch: torch.Size, n: int, like: torch.Tensor):
@@ -550,7 +553,7 @@ def superop_codec(kind: str, batch: torch.Size, n: int, like: torch.Tensor):
     """
     eye = torch.eye(n * n, dtype=like.dtype, device=like.device)
     if kind == "linear":
-        return eye.expand(*batch, n * n, n * n), _identity
+        return eye.expand(*batch, n * n, n * n), None  # the superoperator itself
     units = unvec(eye.unsqueeze(-1))  # (n², n, n): E_b with vec(E_b) = e_b
     units = units.reshape(n * n, *(1,) * len(batch), n, n).expand(n * n, *batch, n, n)
 
@@ -558,7 +561,3 @@ def superop_codec(kind: str, batch: torch.Size, n: int, like: torch.Tensor):
         return y.movedim(0, -3).mT.reshape(*y.shape[1:-2], n * n, n * n).mT
 
     return units, decode
-
-
-def _identity(y: torch.Tensor) -> torch.Tensor:
-    return y

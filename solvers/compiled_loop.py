@@ -222,8 +222,7 @@ class CompiledLoop:
             t_before = v[_T]
             v = out.tolist()
             filled = min(int(v[_FILLED]), len(window))
-            for i in range(filled):
-                saved.append(save(self._complex(buf[i])))
+            saved.extend(_save_all(save, self._complex(buf[:filled])))
             i_save += filled
             if i_save < len(ts) and ts[i_save] <= v[_T]:  # left inside the last step
                 saved.extend(self._fill(v, ts, i_save, y_prev, yr, K, save))
@@ -243,14 +242,14 @@ class CompiledLoop:
         t, t1 = v[_T_PREV], v[_T]
         j = _after(ts, i_save, t1)
         mid = j - 1 if ts[j - 1] == t1 else j
-        out = []
+        states = []
         if mid > i_save:
             self.compiled.K_real = K
             w = host_dense_weights(self.tab, t, t1 - t, ts[i_save:mid])
-            out = [save(x) for x in self.compiled.dense(self._complex(y_prev), w)]
+            states.append(self.compiled.dense(self._complex(y_prev), w))
         if mid < j:
-            out.append(save(self._complex(y1)))
-        return out
+            states.append(self._complex(y1).unsqueeze(0))
+        return _save_all(save, torch.cat(states) if len(states) > 1 else states[0])
 
     def _check(self, v, yr, unfinished: bool) -> None:
         """Raise `SolverError` for a failed call, as the per-step loop would."""
@@ -265,6 +264,14 @@ class CompiledLoop:
         if unfinished and v[_STEPS] >= self.method.max_steps:
             name = type(self.method).__name__
             raise SolverError(t, f"reached `max_steps` = {self.method.max_steps} of {name}")
+
+
+def _save_all(save, states: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+    """The save outputs of `states` (stacked): one call if `save` takes them stacked."""
+    if not getattr(save, "stacked", False):
+        return [save(x) for x in states]
+    outs = save(states)
+    return [tuple(o[i] for o in outs) for i in range(len(states))]
 
 
 def _after(ts: list[float], i: int, t1: float) -> int:

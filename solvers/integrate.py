@@ -21,7 +21,13 @@ def _identity(y: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return (y,)
 
 
-def _checked(save: Callable) -> Callable:
+def _checked(save: Callable, stacked: bool) -> Callable:
+    """`save`, checked to return a tuple.
+
+    Its `stacked` attribute tells the loops that it also maps states stacked along a
+    new leading dimension (see `integrate`).
+    """
+
     def checked_save(y: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = save(y)
         if not isinstance(out, tuple):
@@ -30,6 +36,7 @@ def _checked(save: Callable) -> Callable:
             )
         return out
 
+    checked_save.stacked = stacked
     return checked_save
 
 
@@ -127,6 +134,7 @@ def integrate(
     t0: float | None = None,
     discontinuities: Sequence[float] = (),
     save: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
+    save_stacked: bool = False,
     event_ndim: int = 1,
     gradient: AbstractGradient | None = None,
     params: Sequence[torch.Tensor] = (),
@@ -142,6 +150,9 @@ def integrate(
         t0: Initial time (default `tsave[0]`), at most `tsave[0]`.
         discontinuities: Times where `f` jumps; steps end exactly on them.
         save: Maps a state to the tuple of tensors to save (default: the state).
+        save_stacked: `save` also maps states stacked along a new leading dimension
+            to its outputs stacked the same way: a compiled loop then calls it once
+            per window of save times instead of once per save time.
         event_ndim: Number of trailing dimensions of `y0` forming one state (the
             error norm is an RMS over them, then a maximum over the batch).
         gradient: The gradient mode (`Direct()`, `Checkpointed()`, `Adjoint()`);
@@ -184,7 +195,7 @@ def integrate(
         tsave,
         t0,
         tuple(float(d) for d in discontinuities),
-        _identity if save is None else _checked(save),
+        _checked(_identity, True) if save is None else _checked(save, save_stacked),
         event_ndim,
         params,
         progress,

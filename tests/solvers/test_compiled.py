@@ -329,3 +329,23 @@ def test_inductor_compiled_loop_equals_eager():
     new = [compiled_loop._LOOPS[k] for k in set(compiled_loop._LOOPS) - before]
     assert len(new) == 1 and not isinstance(new[0], torch.fx.GraphModule)
     _assert_same(got, integrate(term, Tsit5(), y0, tsave))
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_compiled_loop_calls_a_stacked_save_once_per_window(stacked):
+    y0 = torch.randn(2, 5, 1, dtype=F64)
+    tsave = torch.linspace(0.0, 2.0, 40, dtype=F64)
+    calls = []
+
+    def save(y):  # the norm and the first component: broadcasts over stacked states
+        calls.append(y.shape)
+        return torch.linalg.vector_norm(y, dim=(-1, -2)), y[..., 0, 0]
+
+    got, looped, _ = _loop_solve(Tsit5(), y0, tsave, save=save, save_stacked=stacked)
+    assert looped
+    ref = integrate(_PureLinear(_linear()[1]), Tsit5(), y0, tsave, save=save)
+    for g, r in zip(got.ys, ref.ys):
+        torch.testing.assert_close(g, r, rtol=1e-12, atol=1e-13)
+    loop_calls = calls[: len(calls) - len(tsave)]  # the eager solve saves once per time
+    assert (len(loop_calls) < len(tsave)) == stacked
+    assert all(len(shape) == (4 if stacked else 3) for shape in loop_calls[1:])
