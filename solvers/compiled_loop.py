@@ -169,7 +169,6 @@ class CompiledLoop:
         self.compiled = compiled
         self.tab = method.tableau
         self.window = _window(compiled._real(y0).numel())
-        self.fn = None
 
     def _function(self, args: tuple):
         """The loop compiled for these inputs (`None` if it cannot be traced)."""
@@ -289,4 +288,13 @@ def compiled_loop(
         return None
     if method.tableau.a_extra or compiled._real(y0).numel() > _MAX_NUMEL:
         return None
-    return CompiledLoop(method, compiled, y0)
+    return CompiledLoop(method, compiled, y0) if _has_while_loop() else None
+
+
+def _has_while_loop() -> bool:
+    """Whether this torch has the `while_loop` operation (torch >= 2.5)."""
+    try:
+        from torch._higher_order_ops.while_loop import while_loop_op  # noqa: F401
+    except ImportError:
+        return False
+    return True
