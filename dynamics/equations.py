@@ -30,8 +30,8 @@ from ._real_pairs import (
     banded_lindblad_pairs,
     banded_schrodinger_pairs,
     lindblad_pairs,
-    parts,
     schrodinger_pairs,
+    split,
     super_pairs,
 )
 from ._shapes import broadcast_shapes
@@ -92,7 +92,8 @@ def _dense_real_form(term, pairs: bool, fn, static: tuple):
         return term.real_term.real_form(pairs)
     if not (pairs and term.is_constant):
         return None
-    return fn, static, parts(*term.ops(0.0))
+    kinds, parts = split(*term.ops(0.0))
+    return fn, (*static, kinds), parts
 
 
 class SchrodingerTerm(AbstractTerm):
@@ -291,8 +292,11 @@ class BandedSchrodingerTerm(AbstractTerm):
 
     def real_form(self, pairs: bool):
         """`M y` on real pairs, by shifts of `y` (see `AbstractTerm.real_form`)."""
+        if not pairs:
+            return None
         M = self.M(0.0)
-        return (banded_schrodinger_pairs, (M.offsets,), parts(M.diags)) if pairs else None
+        kinds, parts = split(M.diags, banded=True)
+        return banded_schrodinger_pairs, (M.offsets, kinds), parts
 
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products of `M y` (banded, O(ndiag · n · m))."""
@@ -342,8 +346,9 @@ class BandedLindbladTerm(AbstractTerm):
         if not pairs:
             return None
         bands = self.bands(0.0)
-        static = (self.hermitian, *(b.offsets for b in bands))
-        return banded_lindblad_pairs, static, parts(*(b.diags for b in bands))
+        kinds, parts = split(*(b.diags for b in bands), banded=True)
+        offsets = tuple(b.offsets for b in bands)
+        return banded_lindblad_pairs, (self.hermitian, offsets, kinds), parts
 
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products with respect to `ρ` and to `ops`."""
@@ -408,7 +413,10 @@ class SuperLindbladTerm(AbstractTerm):
 
     def real_form(self, pairs: bool):
         """`𝓛 vec(ρ)` on real pairs (see `AbstractTerm.real_form`)."""
-        return (super_pairs, (), parts(self.G(0.0))) if pairs else None
+        if not pairs:
+            return None
+        kinds, parts = split(self.G(0.0))
+        return super_pairs, (kinds,), parts
 
     def vjp(self, ops, y: torch.Tensor, g: torch.Tensor, need):
         """Return the vector–Jacobian products with respect to `ρ` and to `𝓛`."""

@@ -29,7 +29,14 @@ from collections import OrderedDict
 
 import torch
 
-from .compiled import CompiledStep, dense_matrix, host_dense_weights, trace_and_compile
+from .compiled import (
+    CompiledStep,
+    dense_matrix,
+    host_dense_weights,
+    pairs_of,
+    planes,
+    trace_and_compile,
+)
 from .errors import SolverError
 
 __all__ = ["CompiledLoop", "compiled_loop"]
@@ -52,12 +59,13 @@ def _window(numel: int) -> int:
     return max(_SLOTS, min(16, (1 << 14) // max(numel, 1)))
 
 
-def _make_loop(method, step, fn, static, window: int):
+def _make_loop(method, step, fn, static, window: int, pairs: bool):
     """The loop of `(v, tq, ends, y, k, P, *ops)`, returning `(v, y, k, y_prev, K, buf)`.
 
     `v`: the scalars (`_T`...); `tq`: the window of save times; `ends`: the end time,
     the time from which a step ends there, and `max_steps`; `P`: the dense-output
-    polynomial coefficients (`S × p`).
+    polynomial coefficients (`S × p`). With `pairs`, the states come and go as real
+    views `(..., 2)` and the loop works on their planes (`step` and `fn` take planes).
     """
     from torch._higher_order_ops.while_loop import while_loop_op
 
@@ -148,11 +156,17 @@ def _make_loop(method, step, fn, static, window: int):
         return v, torch.where(acc, y1, y), torch.where(acc, k1, k), y_prev, K1, buf
 
     def run(v, tq, ends, y, k, P, *ops):
+        if pairs:
+            y, k = planes(y).contiguous(), planes(k).contiguous()
         arange = torch.arange(1, P.shape[1] + 1, dtype=P.dtype, device=P.device)
         K = y.new_zeros((S, *y.shape))
         buf = y.new_zeros((window, *y.shape))
         carried = (v, y, k, y.clone(), K, buf)
-        return while_loop_op(cond, body, carried, (tq, ends, P, arange, *ops))
+        v, y, k, y_prev, K, buf = while_loop_op(cond, body, carried, (tq, ends, P, arange, *ops))
+        if pairs:
+            y, k, y_prev = pairs_of(y), pairs_of(k), pairs_of(y_prev)
+            K, buf = pairs_of(K, 1), pairs_of(buf, 1)
+        return v, y, k, y_prev, K, buf
 
     return run
 
@@ -179,7 +193,7 @@ class CompiledLoop:
         key = (*cs.key, cs.static, m.adaptive, self.window, control, sig)
         if key not in _LOOPS:
             fn = cs.key[1]
-            run = _make_loop(m, cs.make(), fn, cs.static, self.window)
+            run = _make_loop(m, cs.make_planes(), fn, cs.static, self.window, cs.pairs)
             _LOOPS[key] = trace_and_compile(run, args, cs.key[6])
             while len(_LOOPS) > _MAX_LOOPS:
                 _LOOPS.popitem(last=False)

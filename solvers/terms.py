@@ -65,10 +65,10 @@ class AbstractTerm:
     def real_form(self, pairs: bool) -> tuple[Callable, tuple, tuple[torch.Tensor, ...]] | None:
         """Return the vector field of a constant term on real pairs, for compiled steps.
 
-        `(fn, static, ops)` with `fn(static, ops, y)` a pure function of the real view
-        of the state returning the real view of `f(y)`: with `pairs` (a complex state)
-        `y` is `torch.view_as_real` of it, a trailing pair dimension; otherwise the real
-        state as it is. `fn` must be a module-level function (compiled once per `fn`),
+        `(fn, static, ops)` with `fn(static, ops, y)` a pure function of the real form
+        of the state returning the real form of `f(y)`: with `pairs` (a complex state)
+        `y` holds its real and imaginary planes, `(2, *shape)` (`y[0]` the real part);
+        otherwise the real state as it is. `fn` must be a module-level function (compiled once per `fn`),
         `static` hashable settings and `ops` tensors. `None` (the default): the term
         steps eagerly.
         """
@@ -167,7 +167,8 @@ def _call_f(static, ops, y: torch.Tensor) -> torch.Tensor:
     """Real form of a constant `ODETerm` (`static = (f, pairs)`)."""
     f, pairs = static
     if pairs:  # complex arithmetic: correct, but TorchInductor leaves it to eager kernels
-        return torch.view_as_real(f(0.0, torch.view_as_complex(y)))
+        out = f(0.0, torch.complex(y[0], y[1]))
+        return torch.stack((out.real, out.imag))
     return f(0.0, y)
 
 

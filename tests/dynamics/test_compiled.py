@@ -22,8 +22,8 @@ from dynamics._real_pairs import (
     banded_lindblad_pairs,
     banded_schrodinger_pairs,
     lindblad_pairs,
-    parts,
     schrodinger_pairs,
+    split,
 )
 from dynamics.equations import (
     BandedLindbladTerm,
@@ -128,26 +128,60 @@ def test_compiled_solve_equals_eager(case, loop, monkeypatch):
     torch.testing.assert_close(got.expects, ref.expects, rtol=1e-11, atol=1e-12)
 
 
+def _planes(x):
+    return torch.stack((x.real, x.imag))
+
+
+def _complex(planes):
+    return torch.complex(planes[0], planes[1])
+
+
 @pytest.mark.parametrize("hermitian", [True, False])
 def test_real_forms_equal_the_complex_vector_field(hermitian):
     # Dense and banded real forms against A ρ + ρ A† + Σ L ρ L† on a non-Hermitian ρ
-    # (propagator columns) and on a Hermitian one (density matrices).
+    # (propagator columns) and on a Hermitian one (density matrices). The operators
+    # are real (a), imaginary (i σ-like), complex, and banded with diagonals of each
+    # kind (0.3 a² + 0.2i n), which the products treat apart.
     H, a = _ops()
-    Ls = [a, 0.3 * a @ a + 0.2j * qd.number(N)]
+    Ls = [a, 0.3 * a @ a + 0.2j * qd.number(N), 0.4j * (a - qd.dag(a)) @ a]
     A = -1j * H - 0.5 * sum(qd.dag(L) @ L for L in Ls)
     rho = torch.randn(3, N, N, dtype=torch.complex128)
     if hermitian:
         rho = rho + qd.dag(rho)
     exact = A @ rho + rho @ qd.dag(A) + sum(L @ rho @ qd.dag(L) for L in Ls)
-    pairs = torch.view_as_real(rho)
     dense_ops = (A,) if hermitian else (A, qd.dag(A))
     dense_ops += tuple(x for L in Ls for x in (L, qd.dag(L)))
-    got = lindblad_pairs((hermitian,), parts(*dense_ops), pairs)
-    torch.testing.assert_close(torch.view_as_complex(got), exact, rtol=1e-12, atol=1e-12)
+    kinds, parts = split(*dense_ops)
+    real, both, imaginary = (True, False), (True, True), (False, True)
+    assert kinds[-6:] == (real, real, both, both, imaginary, imaginary)
+    got = lindblad_pairs((hermitian, kinds), parts, _planes(rho))
+    torch.testing.assert_close(_complex(got), exact, rtol=1e-12, atol=1e-12)
     bands = [Banded.from_dense(M) for M in (A, *Ls)]
-    static = (hermitian, *(b.offsets for b in bands))
-    got = banded_lindblad_pairs(static, parts(*(b.diags for b in bands)), pairs)
-    torch.testing.assert_close(torch.view_as_complex(got), exact, rtol=1e-12, atol=1e-12)
+    kinds, parts = split(*(b.diags for b in bands), banded=True)
+    assert kinds[2] == ((False, True), (True, False))  # offsets 0 and 2 of 0.3 a² + 0.2i n
+    static = (hermitian, tuple(b.offsets for b in bands), kinds)
+    got = banded_lindblad_pairs(static, parts, _planes(rho))
+    torch.testing.assert_close(_complex(got), exact, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["real", "imaginary", "complex", "zero"])
+def test_schrodinger_real_forms_equal_the_complex_vector_field(kind):
+    # -i H for real H is imaginary: the products skip the zero real parts.
+    H, _ = _ops()
+    M = {
+        "real": H,
+        "imaginary": -1j * H,
+        "complex": -1j * H + 0.3 * qd.number(N),
+        "zero": 0 * H,
+    }[kind]
+    psi = torch.randn(2, N, 1, dtype=torch.complex128)
+    kinds, parts = split(M)
+    got = schrodinger_pairs((kinds,), parts, _planes(psi))
+    torch.testing.assert_close(_complex(got), M @ psi, rtol=1e-12, atol=1e-12)
+    band = Banded.from_dense(M + 0.1 * torch.eye(N)) if kind == "zero" else Banded.from_dense(M)
+    kinds, parts = split(band.diags, banded=True)
+    got = banded_schrodinger_pairs((band.offsets, kinds), parts, _planes(psi))
+    torch.testing.assert_close(_complex(got), band.to_dense() @ psi, rtol=1e-12, atol=1e-12)
 
 
 def _compiled_form(term):
@@ -231,3 +265,23 @@ def test_adjoint_gradient_with_compiled_forward_pass_and_dense_backward_pass():
             res, eps = _kerr16(method, qd.gradient.Adjoint())
         grads.append(torch.autograd.grad(res.expects[0, -1].real, eps)[0])
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("m", [1, 3])
+def test_banded_products_of_kets_in_blocks_of_rows(m):
+    # Kets and thin propagators see n = 64 rows as blocks of 8: offsets that are
+    # multiples of 8 shift whole blocks, the others shift rows (spin chains mix both).
+    n = 64
+    g = torch.Generator().manual_seed(3)
+    M = torch.zeros(n, n, dtype=torch.complex128)
+    for o in (-32, -8, -3, 0, 1, 16, 40):
+        d = torch.randn(n - abs(o), dtype=torch.complex128, generator=g)
+        M = M + torch.diag(d, o)
+    M[:, 5] = 0  # an imaginary-only and a real-only diagonal among general ones
+    M = M + torch.diag(0.5j * torch.ones(n - 8, dtype=torch.complex128), 8)
+    M = M + torch.diag(0.7 * torch.ones(n - 24, dtype=torch.complex128), -24)
+    band = Banded.from_dense(M)
+    psi = torch.randn(2, n, m, dtype=torch.complex128, generator=g)
+    kinds, parts = split(band.diags, banded=True)
+    got = banded_schrodinger_pairs((band.offsets, kinds), parts, _planes(psi))
+    torch.testing.assert_close(_complex(got), M @ psi, rtol=1e-12, atol=1e-12)

@@ -141,16 +141,16 @@ class _PureLinear(AbstractTerm):
         return self.A @ y
 
     def real_form(self, pairs):
-        if pairs:  # `y` as real pairs: `(..., 2)`
+        if pairs:  # `y` as real and imaginary planes: `(2, ...)`
             return _pair_matvec, (1.0,), (self.A.real.contiguous(), self.A.imag.contiguous())
         return (_branching if self.branch else _matvec), (1.0,), (self.A,)
 
 
 def _pair_matvec(static, ops, y):
-    """`A @ y` on the real pairs of a complex `y` (`ops`: real and imaginary parts of `A`)."""
-    re, im = y[..., 0], y[..., 1]
+    """`A @ y` on the planes of a complex `y` (`ops`: real and imaginary parts of `A`)."""
+    re, im = y[0], y[1]
     Ar, Ai = ops
-    return torch.stack((Ar @ re - Ai @ im, Ar @ im + Ai @ re), dim=-1)
+    return torch.stack((Ar @ re - Ai @ im, Ar @ im + Ai @ re))
 
 
 def _branching(static, ops, y):
