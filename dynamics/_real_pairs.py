@@ -129,7 +129,7 @@ def _shift(x: torch.Tensor, o: int, dim: int) -> torch.Tensor:
     padded shift to masked loads. Measured with TorchInductor's CPU code: rolls make a
     Tsit5 step of the Kerr Lindbladian at n = 64 take 0.66 ms instead of 2.1; but for a
     ket (rows of one column) the roll's wrapped index is dearer than the mask (P2
-    Ising chain, N = 12: 2.4× slower), so rows of fewer than 8 columns are padded.
+    Ising chain, N = 12: 2.3× slower), so rows of fewer than 8 columns are padded.
     """
     if o == 0:
         return x

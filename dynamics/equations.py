@@ -120,7 +120,7 @@ class SchrodingerTerm(AbstractTerm):
         return ops[0] @ y
 
     def real_form(self, pairs: bool):
-        """`M y` on real pairs (constant `H`; see `AbstractTerm.real_form`).
+        """`M y` on real planes (constant `H`; see `AbstractTerm.real_form`).
 
         That of `real_term` if set: banded storage that pays only in compiled steps.
         """
@@ -183,7 +183,7 @@ class LindbladTerm(AbstractTerm):
         return lindblad_rhs(y, A, Adag, list(zip(flat[::2], flat[1::2])), self.hermitian)
 
     def real_form(self, pairs: bool):
-        """`𝓛 ρ` on real pairs (constant operators; see `AbstractTerm.real_form`).
+        """`𝓛 ρ` on real planes (constant operators; see `AbstractTerm.real_form`).
 
         That of `real_term` if set: banded storage that pays only in compiled steps.
         """
@@ -291,7 +291,7 @@ class BandedSchrodingerTerm(AbstractTerm):
         return self.known(ops[0], self.offsets).matmul(y)
 
     def real_form(self, pairs: bool):
-        """`M y` on real pairs, by shifts of `y` (see `AbstractTerm.real_form`)."""
+        """`M y` on real planes, by shifts of `y` (see `AbstractTerm.real_form`)."""
         if not pairs:
             return None
         M = self.M(0.0)
@@ -342,7 +342,7 @@ class BandedLindbladTerm(AbstractTerm):
         return banded_lindblad_rhs(y, A, Ls, self.hermitian)
 
     def real_form(self, pairs: bool):
-        """`𝓛 ρ` on real pairs, by row and column shifts of ρ (`AbstractTerm.real_form`)."""
+        """`𝓛 ρ` on real planes, by row and column shifts of ρ (`AbstractTerm.real_form`)."""
         if not pairs:
             return None
         bands = self.bands(0.0)
@@ -412,7 +412,7 @@ class SuperLindbladTerm(AbstractTerm):
         return self._apply(ops[0], y)
 
     def real_form(self, pairs: bool):
-        """`𝓛 vec(ρ)` on real pairs (see `AbstractTerm.real_form`)."""
+        """`𝓛 vec(ρ)` on real planes (see `AbstractTerm.real_form`)."""
         if not pairs:
             return None
         kinds, parts = split(self.G(0.0))

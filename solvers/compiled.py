@@ -1,4 +1,4 @@
-"""Compiled Runge–Kutta steps: a whole step as one compiled function on real pairs.
+"""Compiled Runge–Kutta steps: a whole step as one compiled function on real planes.
 
 Eager stepping pays a few µs per torch call, about fifty calls per Tsit5 step besides
 the right-hand side. A compiled step traces all stages, their combinations and the

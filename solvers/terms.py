@@ -63,7 +63,7 @@ class AbstractTerm:
         raise NotImplementedError
 
     def real_form(self, pairs: bool) -> tuple[Callable, tuple, tuple[torch.Tensor, ...]] | None:
-        """Return the vector field of a constant term on real pairs, for compiled steps.
+        """Return the vector field of a constant term on real planes, for compiled steps.
 
         `(fn, static, ops)` with `fn(static, ops, y)` a pure function of the real form
         of the state returning the real form of `f(y)`: with `pairs` (a complex state)
