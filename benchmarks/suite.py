@@ -356,7 +356,7 @@ def run_problem(problem: str, size: int, args: argparse.Namespace) -> dict:
     first["qutip"] = measure(solves["qutip"], 0, 0.0, reference, "QuTiP", tolerance=tolerance)
     print(f"    QuTiP agrees: max |Δ| = {first['qutip'][0]['max_diff']:.1e}", flush=True)
     if args.dynamiqs:
-        for layout in LAYOUTS:
+        for layout in args.layouts:
             r = spawn_dynamiqs(problem, size, layout, reference, args)
             results[f"dynamiqs-{layout}"] = r
             if "error" in r:
@@ -774,6 +774,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=120.0, help="time limit of torchdiffeq (s)")
     p.add_argument("--child-timeout", type=float, default=3600.0, help=argparse.SUPPRESS)
     p.add_argument("--no-dynamiqs", action="store_true", help="leave dynamiqs out")
+    p.add_argument(
+        "--layouts",
+        nargs="+",
+        default=list(LAYOUTS),
+        choices=LAYOUTS,
+        help="P1-P3: dynamiqs layouts to run (dense takes tens of minutes at P1 n = 128)",
+    )
     p.add_argument(
         "--compile",
         action="store_true",

@@ -128,11 +128,15 @@ def expect_fn(
     """Return `x ↦ ⟨E⟩_x` of shape `(..., nexp)` for kets or density matrices.
 
     For kets, `layout` (see `qd.set_layout`) may store `E` banded: `⟨ψ|E|ψ⟩` then costs
-    O(ndiag · n) instead of O(n²), which dominates a large spin chain's solve.
+    O(ndiag · n) instead of O(n²), which dominates a large spin chain's solve; for
+    diagonal `E` (a total σz, a number operator) it is `Σ_i E_ii |ψ_i|²`.
     """
     if ket:
         with torch.no_grad():
             offsets = banded_offsets(layout, [E])
+        if offsets == [(0,)]:
+            d = E.diagonal(dim1=-2, dim2=-1).mT  # (n, nexp)
+            return lambda psi: (psi.conj() * psi).real[..., 0].to(d.dtype) @ d
         if offsets is not None:
             B = Banded.from_dense(E, offsets[0])
             return lambda psi: (psi.conj().unsqueeze(-3) * B.matmul(psi.unsqueeze(-3))).sum(
