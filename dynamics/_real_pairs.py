@@ -67,12 +67,9 @@ def _mm(ar, ai, xr, xi, kind=_BOTH):
 
 
 def _mm_right(xr, xi, br, bi, kind=_BOTH):
-    """`X @ B` on real and imaginary parts (`kind`: which parts of `B` are nonzero)."""
-    if kind == _BOTH:
-        return xr @ br - xi @ bi, xi @ br + xr @ bi
-    if kind[0]:
-        return xr @ br, xi @ br
-    return -(xi @ bi), xr @ bi
+    """`X @ B` as `(B^T X^T)^T` (`kind`: which parts of `B` are nonzero; views only)."""
+    r, i = _mm(br.mT, bi.mT, xr.mT, xi.mT, kind)
+    return r.mT, i.mT
 
 
 def _planes(r, i):
