@@ -198,3 +198,26 @@ def test_diagonal_expectations_of_kets_equal_dense(mode):
     torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
     for gb, gd in zip(grads_b, grads_d):
         torch.testing.assert_close(gb, gd, rtol=1e-10, atol=1e-12)
+
+
+def test_a_banded_hamiltonian_is_built_once_per_unmodified_tensor():
+    # Repeated solves with the same large Hamiltonian share its banded form (and the
+    # sparse copy and real form it memoises); an in-place change is seen.
+    from dynamics import equations
+
+    n = 128
+    a = qd.destroy(n)
+    H = qd.dag(a) @ a + 0.3 * (a + qd.dag(a))
+    args = (qd.fock(n, 0), torch.linspace(0.0, 0.5, 3))
+    kw = {"exp_ops": [qd.dag(a) @ a], "options": qd.Options(layout="banded")}
+    first = qd.sesolve(H, *args, **kw)
+    memo = equations._generator.memos[id(H)][2]
+    assert len(memo) == 1
+    (M,) = memo.values()
+    torch.testing.assert_close(qd.sesolve(H, *args, **kw).expects, first.expects)
+    assert list(memo.values()) == [M]  # reused, not rebuilt
+    H.mul_(2.0)  # modified in place: the memo is stale
+    got = qd.sesolve(H, *args, **kw).expects
+    ref = qd.sesolve(H.clone(), *args, exp_ops=kw["exp_ops"], options=qd.Options(layout="dense"))
+    torch.testing.assert_close(got, ref.expects, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(got, first.expects)
