@@ -85,6 +85,24 @@ def _superop(method, layout):
     )
 
 
+def _ising(method):
+    # 6 spins (n = 64): offsets ±1 ... ±32, half of them whole blocks of 8 rows; a
+    # batch of two kets; the total σz is diagonal.
+    nspins = 6
+    sz, sx, eye = qd.sigmaz(), qd.sigmax(), qd.eye(2)
+
+    def site(op, i):
+        return qd.tensor(*[op if j == i else eye for j in range(nspins)])
+
+    zs = [site(sz, i) for i in range(nspins)]
+    H = -sum(zs[i] @ zs[i + 1] for i in range(nspins - 1))
+    H = H - 0.7 * sum(site(sx, i) for i in range(nspins)) + 0.2 * site(qd.sigmay(), 2)
+    psi0 = torch.stack([qd.basis(64, 0), qd.basis(64, 5)])
+    tsave = torch.linspace(0.0, 1.0, 4, dtype=F64)
+    options = qd.Options(layout="banded")
+    return qd.sesolve(H, psi0, tsave, exp_ops=[sum(zs)], method=method, options=options)
+
+
 def _kerr16(method, gradient=None):
     # n = 16 with `layout="auto"`: dense eager products, banded compiled steps.
     n = 16
@@ -101,6 +119,7 @@ def _kerr16(method, gradient=None):
 CASES = {
     "sesolve-dense": lambda m: _sesolve(m, "dense"),
     "sesolve-banded": lambda m: _sesolve(m, "banded"),
+    "sesolve-spin-chain": _ising,
     "mesolve-dense": lambda m: _mesolve(m, "dense"),
     "mesolve-banded": lambda m: _mesolve(m, "banded"),
     "mesolve-banded-batched-H": lambda m: _mesolve(m, "banded", H_batch=True),
